@@ -1,0 +1,40 @@
+# durable_tasks — PGXS build
+#
+#   make                      build the shared library
+#   make install              install library and SQL scripts
+#   make installcheck         pg_regress + isolation suites against a running server
+#   bash test/run             everything, on a throwaway cluster (see README)
+
+MODULE_big = durable_tasks
+OBJS = \
+	src/durable_tasks.o \
+	src/args.o \
+	src/queue.o \
+	src/options.o \
+	src/uuid7.o \
+	src/spawn.o \
+	src/claim.o \
+	src/finish.o \
+	src/fingerprint.o
+
+EXTENSION = durable_tasks
+DATA = \
+	sql/durable_tasks--1.0.sql
+
+PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
+
+REGRESS = queue spawn claim finish cancel badinput search_path
+REGRESS_OPTS = --load-extension=durable_tasks
+
+ISOLATION = claim_race lease_expiry
+ISOLATION_OPTS = --inputdir=test --outputdir=test --load-extension=durable_tasks
+
+PG_CONFIG ?= pg_config
+
+# Our code builds warning-free under -Wall -Wextra -Werror.  The server's
+# headers are not -Wextra clean (unused parameters in inline functions), so
+# they are included as system headers.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS += -Wall -Wextra -Werror
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

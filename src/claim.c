@@ -1,0 +1,228 @@
+/*-------------------------------------------------------------------------
+ *
+ * claim.c
+ *	  claim_task, extend_claim and lease expiry.
+ *
+ * Concurrency.  claim_task picks ready runs with FOR UPDATE OF the run
+ * SKIP LOCKED, so concurrent workers never receive the same run and never
+ * wait for each other; the run and its task are updated in the same
+ * statement.  Locks are taken runs first, then tasks, as finish.c and
+ * cancel_task do.
+ *
+ * Leases are resolved lazily: before claiming, each claim_task call fails
+ * up to qty runs whose lease has expired (again FOR UPDATE SKIP LOCKED, so
+ * each expired run is handled by exactly one worker), which applies the
+ * task's retry strategy like fail_run.  A retry that is due at once is
+ * then claimable by the same call.
+ *
+ * A pending run whose task is already terminal (a retry created while the
+ * task was being cancelled) or whose task passed a cancellation deadline
+ * (max_delay before its first start, max_duration after it) is cancelled
+ * instead of handed out.
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/claim.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "durable_tasks.h"
+
+PG_FUNCTION_INFO_V1(dt_claim_task);
+PG_FUNCTION_INFO_V1(dt_extend_claim);
+
+#define DT_MAX_CLAIM_SECONDS	86400
+#define DT_MAX_CLAIM_QTY		1000
+
+/* columns 1-5 are what dt_fail_locked_run() expects */
+static const DtPlanDef plan_lease_sweep = {
+	DT_PLAN_LEASE_SWEEP,
+	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
+	"pg_catalog.jsonb_build_object('error', 'lease expired', "
+	"'worker_id', r.claimed_by, 'claim_expires_at', r.claim_expires_at) "
+	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
+	"WHERE r.state OPERATOR(pg_catalog.=) 'running' "
+	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+	"ORDER BY r.claim_expires_at LIMIT $1 "
+	"FOR UPDATE OF r SKIP LOCKED",
+	1, {INT4OID}
+};
+
+#define CANCEL_DEADLINE(from, key) \
+	"(" from " OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => " \
+	"(t.cancellation OPERATOR(pg_catalog.->>) '" key "')::pg_catalog.float8)" \
+	" OPERATOR(pg_catalog.<) pg_catalog.now())"
+
+static const DtPlanDef plan_claim = {
+	DT_PLAN_CLAIM,
+	"WITH cand AS ("
+	" SELECT r.run_id, COALESCE("
+	"  t.state OPERATOR(pg_catalog.<>) 'pending'"
+	"  OR (t.first_started_at IS NULL AND " CANCEL_DEADLINE("r.available_at", "max_delay") ")"
+	"  OR (t.first_started_at IS NOT NULL AND " CANCEL_DEADLINE("t.first_started_at", "max_duration") "),"
+	"  false) AS dead"
+	" FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id"
+	" WHERE r.state OPERATOR(pg_catalog.=) 'pending'"
+	" AND r.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+	" ORDER BY r.available_at, r.run_id LIMIT $3"
+	" FOR UPDATE OF r SKIP LOCKED"
+	"), runs AS ("
+	" UPDATE {runs} r SET"
+	"  state = CASE WHEN c.dead THEN 'cancelled' ELSE 'running' END,"
+	"  claimed_by = CASE WHEN c.dead THEN NULL ELSE $1 END,"
+	"  claim_expires_at = CASE WHEN c.dead THEN NULL ELSE $2 END,"
+	"  started_at = CASE WHEN c.dead THEN NULL ELSE pg_catalog.now() END,"
+	"  finished_at = CASE WHEN c.dead THEN pg_catalog.now() END"
+	" FROM cand c WHERE r.run_id OPERATOR(pg_catalog.=) c.run_id"
+	" RETURNING r.run_id, r.task_id, r.attempt, r.available_at,"
+	"  r.claim_expires_at, c.dead"
+	"), tasks AS ("
+	" UPDATE {tasks} t SET"
+	"  state = CASE WHEN NOT u.dead THEN 'running'"
+	"   WHEN t.state OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled'"
+	"   ELSE t.state END,"
+	"  first_started_at = CASE WHEN u.dead THEN t.first_started_at"
+	"   ELSE COALESCE(t.first_started_at, pg_catalog.now()) END,"
+	"  finished_at = CASE WHEN u.dead AND t.state OPERATOR(pg_catalog.=) 'pending'"
+	"   THEN pg_catalog.now() ELSE t.finished_at END"
+	" FROM runs u WHERE t.task_id OPERATOR(pg_catalog.=) u.task_id"
+	" RETURNING t.task_id, t.task_name, t.params, t.headers, t.max_attempts"
+	")"
+	" SELECT u.run_id, u.task_id, u.attempt, k.task_name, k.params, k.headers,"
+	"  k.max_attempts, u.claim_expires_at"
+	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id"
+	" WHERE NOT u.dead"
+	" ORDER BY u.available_at, u.run_id",
+	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
+};
+
+static const DtPlanDef plan_extend = {
+	DT_PLAN_EXTEND,
+	"UPDATE {runs} r SET claim_expires_at = $2 "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+	"AND r.state OPERATOR(pg_catalog.=) 'running' "
+	"AND r.claim_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()",
+	2, {UUIDOID, TIMESTAMPTZOID}
+};
+
+/*
+ * Fail up to limit runs whose lease has expired.
+ */
+static void
+dt_expire_leases(DtQueue *queue, int32 limit)
+{
+	Datum		args[1] = {Int32GetDatum(limit)};
+	SPITupleTable *expired;
+	uint64		n;
+	int			ret;
+
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_lease_sweep),
+						   args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "looking for expired leases");
+
+	/* dt_fail_locked_run runs statements of its own: keep our result */
+	expired = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		reason = SPI_getbinval(expired->vals[i], expired->tupdesc,
+										   6, &isnull);
+		DtFailResult res;
+
+		dt_fail_locked_run(queue, expired->vals[i], expired->tupdesc,
+						   reason, isnull, &res);
+	}
+	SPI_freetuptable(expired);
+}
+
+/*
+ * durable_tasks.claim_task(queue_name text, worker_id text,
+ *		claim_timeout_seconds integer DEFAULT 30, qty integer DEFAULT 1)
+ * RETURNS TABLE (run_id uuid, task_id uuid, attempt integer, task_name text,
+ *		params jsonb, headers jsonb, max_attempts integer,
+ *		claim_expires_at timestamptz)
+ *
+ * Locks the claimed runs (SKIP LOCKED) and their tasks.
+ */
+Datum
+dt_claim_task(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue;
+	char	   *worker_id;
+	int32		timeout;
+	int32		qty;
+	Datum		args[3];
+	int			ret;
+
+	InitMaterializedSRF(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0);
+	worker_id = dt_arg_cstring(fcinfo, 1, "worker_id", DT_WORKER_ID_MAXLEN);
+	timeout = dt_arg_int32(fcinfo, 2, "claim_timeout_seconds",
+						   1, DT_MAX_CLAIM_SECONDS);
+	qty = dt_arg_int32(fcinfo, 3, "qty", 1, DT_MAX_CLAIM_QTY);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	dt_expire_leases(queue, qty);
+
+	args[0] = CStringGetTextDatum(worker_id);
+	args[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() +
+								  (TimestampTz) timeout * USECS_PER_SEC);
+	args[2] = Int32GetDatum(qty);
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_claim),
+						   args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+						  values, nulls);
+		dt_put_row(fcinfo, values, nulls);
+	}
+	SPI_finish();
+
+	return (Datum) 0;
+}
+
+/*
+ * durable_tasks.extend_claim(queue_name text, run_id uuid, seconds integer)
+ * RETURNS timestamptz
+ *
+ * Heartbeat: the lease now ends `seconds` from now.  Errors unless the run
+ * is running with a lease that has not expired.  Locks the run.
+ */
+Datum
+dt_extend_claim(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue = dt_queue_open(fcinfo, 0);
+	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
+	int32		seconds = dt_arg_int32(fcinfo, 2, "seconds",
+									   1, DT_MAX_CLAIM_SECONDS);
+	TimestampTz expires = GetCurrentTransactionStartTimestamp() +
+		(TimestampTz) seconds * USECS_PER_SEC;
+	Datum		args[2] = {UUIDPGetDatum(run_id), TimestampTzGetDatum(expires)};
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_extend),
+						   args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_UPDATE, "extending a claim");
+	if (SPI_processed == 0)
+		dt_run_not_held_error(queue, run_id);
+	SPI_finish();
+
+	PG_RETURN_TIMESTAMPTZ(expires);
+}

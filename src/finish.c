@@ -1,0 +1,267 @@
+/*-------------------------------------------------------------------------
+ *
+ * finish.c
+ *	  complete_run and fail_run: the end of an attempt, and retries.
+ *
+ * Only a run that is running under a lease that has not expired can be
+ * finished; anything else (unknown run, a run already finished or
+ * cancelled, a lease that ran out) is an error, never a silent overwrite.
+ *
+ * Concurrency.  The run row is locked first (the UPDATE of complete_run,
+ * FOR UPDATE OF the run in fail_run), then its task is updated, the same
+ * order claim.c and cancel_task use.  A second finisher of the same run
+ * waits for the first and then finds the run no longer running.
+ *
+ * fail_run applies the task's retry strategy: while attempts remain, the
+ * failed run is followed by a new pending run available after the retry
+ * delay; after the last attempt the task becomes failed.  Lease expiry in
+ * claim.c goes through the same dt_fail_locked_run().
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/finish.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+#include "durable_tasks.h"
+
+PG_FUNCTION_INFO_V1(dt_complete_run);
+PG_FUNCTION_INFO_V1(dt_fail_run);
+
+#define RUN_IS_HELD \
+	"r.state OPERATOR(pg_catalog.=) 'running' " \
+	"AND r.claim_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()"
+
+static const DtPlanDef plan_run_status = {
+	DT_PLAN_RUN_STATUS,
+	"SELECT r.state, r.claimed_by, r.claim_expires_at "
+	"FROM {runs} r WHERE r.run_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+static const DtPlanDef plan_complete = {
+	DT_PLAN_COMPLETE,
+	"WITH r AS (UPDATE {runs} r SET state = 'completed', result = $2, "
+	"finished_at = pg_catalog.now() "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD " "
+	"RETURNING r.task_id) "
+	"UPDATE {tasks} t SET state = 'completed', result = $2, "
+	"finished_at = pg_catalog.now() "
+	"FROM r WHERE t.task_id OPERATOR(pg_catalog.=) r.task_id",
+	2, {UUIDOID, JSONBOID}
+};
+
+/* columns 1-5 are what dt_fail_locked_run() expects */
+static const DtPlanDef plan_fail_lock = {
+	DT_PLAN_FAIL_LOCK,
+	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy "
+	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD " "
+	"FOR UPDATE OF r",
+	1, {UUIDOID}
+};
+
+static const DtPlanDef plan_fail_retry = {
+	DT_PLAN_FAIL_RETRY,
+	"WITH r AS (UPDATE {runs} r SET state = 'failed', failure = $2, "
+	"finished_at = pg_catalog.now() "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1), "
+	"n AS (INSERT INTO {runs} (run_id, task_id, attempt, state, available_at, "
+	"created_at) VALUES ($3, $4, $5, 'pending', $6, pg_catalog.now())) "
+	"UPDATE {tasks} t SET state = 'pending', attempts = $5, last_run_id = $3, "
+	"failure = $2 WHERE t.task_id OPERATOR(pg_catalog.=) $4",
+	6, {UUIDOID, JSONBOID, UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID}
+};
+
+static const DtPlanDef plan_fail_final = {
+	DT_PLAN_FAIL_FINAL,
+	"WITH r AS (UPDATE {runs} r SET state = 'failed', failure = $2, "
+	"finished_at = pg_catalog.now() "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1) "
+	"UPDATE {tasks} t SET state = 'failed', failure = $2, "
+	"finished_at = pg_catalog.now() "
+	"WHERE t.task_id OPERATOR(pg_catalog.=) $3",
+	3, {UUIDOID, JSONBOID, UUIDOID}
+};
+
+static char *
+dt_uuid_str(pg_uuid_t *uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
+}
+
+/*
+ * Explain why run_id could not be finished or extended: unknown (P0002),
+ * not running, or its lease expired (55000).
+ */
+void
+dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id)
+{
+	Datum		args[1] = {UUIDPGetDatum(run_id)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *state;
+	int			ret;
+
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_run_status),
+						   args, NULL, false, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "looking up a run");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("run %s does not exist in queue \"%s\"",
+						dt_uuid_str(run_id), queue->name)));
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	state = SPI_getvalue(tup, desc, 1);
+	if (strcmp(state, "running") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %s is not running", dt_uuid_str(run_id)),
+				 errdetail("The run is %s.", state),
+				 errhint("Only a claimed run can be extended, completed or failed, once.")));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("lease on run %s has expired", dt_uuid_str(run_id)),
+			 errdetail("The claim by worker \"%s\" expired at %s.",
+					   SPI_getvalue(tup, desc, 2), SPI_getvalue(tup, desc, 3)),
+			 errhint("The run will be retried or failed by the next claim_task; stop working on it.")));
+}
+
+/*
+ * Fail a run locked by the caller (columns 1-5 of tup: run_id, task_id,
+ * attempt, max_attempts, retry_strategy) and retry its task if attempts
+ * remain.
+ */
+void
+dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
+				   Datum reason, bool reason_isnull, DtFailResult *res)
+{
+	bool		isnull;
+	Datum		run_id = SPI_getbinval(tup, desc, 1, &isnull);
+	Datum		task_id = SPI_getbinval(tup, desc, 2, &isnull);
+	int32		attempt = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	int32		max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	Datum		strategy = SPI_getbinval(tup, desc, 5, &isnull);
+	char		nulls[6] = {' ', reason_isnull ? 'n' : ' ', ' ', ' ', ' ', ' '};
+	Datum		args[6];
+	int			ret;
+
+	memcpy(&res->task_id, DatumGetUUIDP(task_id), sizeof(pg_uuid_t));
+	res->retried = attempt < max_attempts;
+	args[0] = run_id;
+	args[1] = reason;
+
+	if (res->retried)
+	{
+		DtRetryStrategy rs;
+
+		dt_parse_retry_strategy(DatumGetJsonbP(strategy), &rs);
+		dt_uuid_v7_generate(&res->retry_run_id);
+		res->retry_attempt = attempt + 1;
+		res->retry_available_at = GetCurrentTransactionStartTimestamp() +
+			(TimestampTz) (dt_retry_delay(&rs, attempt) * USECS_PER_SEC);
+
+		args[2] = UUIDPGetDatum(&res->retry_run_id);
+		args[3] = task_id;
+		args[4] = Int32GetDatum(res->retry_attempt);
+		args[5] = TimestampTzGetDatum(res->retry_available_at);
+		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_retry),
+							   args, nulls, false, 0);
+	}
+	else
+	{
+		args[2] = task_id;
+		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_final),
+							   args, nulls, false, 0);
+	}
+	dt_spi_check(ret, SPI_OK_UPDATE, "failing a run");
+}
+
+/*
+ * durable_tasks.complete_run(queue_name text, run_id uuid,
+ *		result jsonb DEFAULT NULL) RETURNS void
+ *
+ * Locks the run, then its task.
+ */
+Datum
+dt_complete_run(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue = dt_queue_open(fcinfo, 0);
+	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
+	Datum		args[2];
+	char		nulls[2] = {' ', PG_ARGISNULL(2) ? 'n' : ' '};
+	int			ret;
+
+	args[0] = UUIDPGetDatum(run_id);
+	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_complete),
+						   args, nulls, false, 0);
+	dt_spi_check(ret, SPI_OK_UPDATE, "completing a run");
+	if (SPI_processed == 0)
+		dt_run_not_held_error(queue, run_id);
+	SPI_finish();
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.fail_run(queue_name text, run_id uuid,
+ *		reason jsonb DEFAULT NULL)
+ * RETURNS TABLE (task_id uuid, task_state text, retry_run_id uuid,
+ *		retry_attempt integer, retry_available_at timestamptz)
+ *
+ * Locks the run (FOR UPDATE), then its task.
+ */
+Datum
+dt_fail_run(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue;
+	pg_uuid_t  *run_id;
+	Datum		args[1];
+	DtFailResult res;
+	Datum		values[5];
+	bool		nulls[5] = {0};
+	int			ret;
+
+	InitMaterializedSRF(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0);
+	run_id = dt_arg_uuid(fcinfo, 1, "run_id");
+	args[0] = UUIDPGetDatum(run_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_lock),
+						   args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "locking a run");
+	if (SPI_processed == 0)
+		dt_run_not_held_error(queue, run_id);
+
+	dt_fail_locked_run(queue, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+					   PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+					   PG_ARGISNULL(2), &res);
+
+	values[0] = UUIDPGetDatum(&res.task_id);
+	values[1] = CStringGetTextDatum(res.retried ? "pending" : "failed");
+	values[2] = UUIDPGetDatum(&res.retry_run_id);
+	values[3] = Int32GetDatum(res.retry_attempt);
+	values[4] = TimestampTzGetDatum(res.retry_available_at);
+	nulls[2] = nulls[3] = nulls[4] = !res.retried;
+	dt_put_row(fcinfo, values, nulls);
+	SPI_finish();
+
+	return (Datum) 0;
+}

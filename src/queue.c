@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  The per-backend queue cache: kept SPI plans and queue settings.
+ *
+ * A DtQueue entry exists per queue name this backend has used.  It holds
+ * the queue's SPI plans, each prepared on first use from a DtPlanDef and
+ * kept (SPI_keepplan) for the life of the backend; the plan cache re-plans
+ * them by itself after DDL on the queue's tables, so the entry never needs
+ * to be rebuilt.  It also caches the queue's deduplication defaults read
+ * from durable_tasks.queues; a trigger on that table sends a relcache
+ * invalidation for it (dt_registry_changed), and our callback marks every
+ * cached policy stale.
+ *
+ * Queue existence is checked on every call with two syscache lookups
+ * (schema, then table t_<queue>), so a dropped queue is reported as such
+ * rather than as a missing relation.
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/queue.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "durable_tasks.h"
+
+PG_FUNCTION_INFO_V1(dt_check_queue);
+PG_FUNCTION_INFO_V1(dt_registry_changed);
+
+static HTAB *queue_cache = NULL;
+static Oid	registry_relid = InvalidOid;
+
+static void dt_queue_relcache_callback(Datum arg, Oid relid);
+
+void
+dt_queue_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(DtQueue);
+	queue_cache = hash_create("durable_tasks queue cache", 16, &ctl,
+							  HASH_ELEM | HASH_STRINGS);
+	CacheRegisterRelcacheCallback(dt_queue_relcache_callback, (Datum) 0);
+}
+
+/*
+ * Relcache invalidation callback: a change to durable_tasks.queues (or a
+ * full cache reset) makes every cached queue policy stale.
+ */
+static void
+dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	DtQueue    *queue;
+
+	if (relid != InvalidOid && relid != registry_relid)
+		return;
+
+	hash_seq_init(&status, queue_cache);
+	while ((queue = hash_seq_search(&status)) != NULL)
+		queue->policy_valid = false;
+}
+
+/*
+ * Does the queue's task table exist?  Two syscache lookups, no SPI.
+ */
+static bool
+dt_queue_exists(const char *queue_name)
+{
+	Oid			nspid = get_namespace_oid(DT_SCHEMA, true);
+	char		relname[NAMEDATALEN];
+
+	if (!OidIsValid(nspid))
+		return false;
+	snprintf(relname, sizeof(relname), "t_%s", queue_name);
+	return OidIsValid(get_relname_relid(relname, nspid));
+}
+
+static void
+dt_queue_check(const char *queue_name, bool must_exist)
+{
+	dt_check_queue_name(queue_name);
+	if (must_exist && !dt_queue_exists(queue_name))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue_name),
+				 errhint("Create it with durable_tasks.create_queue('%s').",
+						 queue_name)));
+}
+
+/*
+ * The queue named by argument argno: validated, existing, with its cache
+ * entry.
+ */
+DtQueue *
+dt_queue_open(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name = dt_arg_cstring(fcinfo, argno, "queue_name",
+									  DT_QUEUE_NAME_MAXLEN + 1);
+	DtQueue    *queue;
+	bool		found;
+
+	dt_queue_check(name, true);
+
+	queue = hash_search(queue_cache, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(queue->plans, 0, sizeof(queue->plans));
+		queue->policy_valid = false;
+	}
+	return queue;
+}
+
+/*
+ * def->sql with {tasks} and {runs} replaced by the queue's qualified,
+ * quoted table names.
+ */
+static char *
+dt_plan_sql(DtQueue *queue, const char *template)
+{
+	char		tname[NAMEDATALEN + 8];
+	char		rname[NAMEDATALEN + 8];
+	const char *tasks;
+	const char *runs;
+	StringInfoData buf;
+	const char *p = template;
+
+	snprintf(tname, sizeof(tname), "t_%s", queue->name);
+	snprintf(rname, sizeof(rname), "r_%s", queue->name);
+	tasks = quote_qualified_identifier(DT_SCHEMA, tname);
+	runs = quote_qualified_identifier(DT_SCHEMA, rname);
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		if (strncmp(p, "{tasks}", 7) == 0)
+		{
+			appendStringInfoString(&buf, tasks);
+			p += 7;
+		}
+		else if (strncmp(p, "{runs}", 6) == 0)
+		{
+			appendStringInfoString(&buf, runs);
+			p += 6;
+		}
+		else
+			appendStringInfoChar(&buf, *p++);
+	}
+	return buf.data;
+}
+
+/*
+ * The kept plan for def on this queue, prepared on first use.
+ */
+SPIPlanPtr
+dt_queue_plan(DtQueue *queue, const DtPlanDef *def)
+{
+	char	   *sql;
+	SPIPlanPtr	plan;
+
+	if (queue->plans[def->id] != NULL)
+		return queue->plans[def->id];
+
+	sql = dt_plan_sql(queue, def->sql);
+	plan = SPI_prepare(sql, def->nargs, (Oid *) def->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	pfree(sql);
+
+	queue->plans[def->id] = plan;
+	return plan;
+}
+
+/*
+ * elog(ERROR) unless an SPI call returned what we expected.  Errors a user
+ * can cause are raised by the statements themselves; this is for
+ * can't-happen results.
+ */
+void
+dt_spi_check(int ret, int expected, const char *what)
+{
+	if (ret != expected)
+		elog(ERROR, "SPI failed while %s: %s", what,
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * The queue's deduplication defaults (registry columns added in 1.1),
+ * cached until durable_tasks.queues changes.  Must be called inside SPI.
+ */
+const DtDedupPolicy *
+dt_queue_policy(DtQueue *queue)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	char	   *reuse;
+	int			ret;
+
+	if (queue->policy_valid)
+		return &queue->policy;
+
+	if (plan == NULL)
+	{
+		plan = SPI_prepare("SELECT q.key_reuse, q.dedup_ttl_seconds, "
+						   "q.on_params_mismatch "
+						   "FROM durable_tasks.queues q "
+						   "WHERE q.queue_name OPERATOR(pg_catalog.=) $1",
+						   1, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the queue policy query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+
+	args[0] = CStringGetTextDatum(queue->name);
+	ret = SPI_execute_plan(plan, args, NULL, true, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "reading the queue registry");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" is not registered in durable_tasks.queues",
+						queue->name)));
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	reuse = SPI_getvalue(tup, desc, 1);
+	if (strcmp(reuse, "after_finish") == 0)
+		queue->policy.key_reuse = DT_KEY_REUSE_AFTER_FINISH;
+	else if (strcmp(reuse, "never") == 0)
+		queue->policy.key_reuse = DT_KEY_REUSE_NEVER;
+	else
+		queue->policy.key_reuse = DT_KEY_REUSE_AFTER_FAILURE;
+
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	queue->policy.has_ttl = !isnull;
+	queue->policy.dedup_ttl_seconds = isnull ? 0 : DatumGetInt32(d);
+
+	queue->policy.mismatch_error =
+		strcmp(SPI_getvalue(tup, desc, 3), "error") == 0;
+
+	/* learn the registry's OID so the callback can recognise it */
+	registry_relid = get_relname_relid("queues",
+									   get_namespace_oid(DT_SCHEMA, false));
+	queue->policy_valid = true;
+	return &queue->policy;
+}
+
+/*
+ * durable_tasks.check_queue(queue_name text, must_exist boolean DEFAULT true)
+ * RETURNS void
+ *
+ * The queue-name check of the C entry points, for the SQL functions.
+ */
+Datum
+dt_check_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = dt_arg_cstring(fcinfo, 0, "queue_name",
+									  DT_QUEUE_NAME_MAXLEN + 1);
+	bool		must_exist = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+
+	dt_queue_check(name, must_exist);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Statement trigger on durable_tasks.queues: tell every backend that the
+ * queue defaults changed (delivered at commit).
+ */
+Datum
+dt_registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "dt_registry_changed: not called by trigger manager");
+
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,470 @@
+/*-------------------------------------------------------------------------
+ *
+ * spawn.c
+ *	  spawn_task: create a task and its first run, or, given an idempotency
+ *	  key, return the task that already holds the key (first-served
+ *	  deduplication).
+ *
+ * Concurrency.  A key is held by at most one task per queue: the partial
+ * unique index t_<queue>_ikey on (idempotency_key) WHERE idempotency_key IS
+ * NOT NULL AND key_released_at IS NULL.  A keyed spawn loops over
+ *
+ *	  1. probe the index for the key's holder;
+ *	  2. if there is one and it blocks (key_reuse, dedup_ttl_seconds): a hit,
+ *		 return it without writing anything;
+ *	  3. if there is one that no longer blocks: release the key from it
+ *		 (UPDATE ... SET key_released_at, rechecking that it is still held);
+ *	  4. INSERT ... ON CONFLICT DO NOTHING the new task and its first run.
+ *
+ * A concurrent spawner of the same key makes step 4 wait for it (the
+ * speculative insertion waits on the in-progress inserter): if it commits,
+ * DO NOTHING inserts no row and the loop probes again with a new snapshot
+ * and finds it; if it rolls back, our insert goes in.  Two spawners that
+ * both release the same holder serialize on its row lock; the loser's
+ * UPDATE finds the key already released and it probes again.  No unique
+ * violation can reach the caller.  Under REPEATABLE READ or SERIALIZABLE
+ * the executor raises 40001 when a conflicting row or a concurrent update
+ * is outside the snapshot; we never insert a duplicate.
+ *
+ * Nothing is generated, parsed or written before a hit is ruled out: the
+ * hit path is one index probe and the holder check.
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/spawn.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+#include "durable_tasks.h"
+
+PG_FUNCTION_INFO_V1(dt_spawn_task);
+PG_FUNCTION_INFO_V1(dt_spawn_task_1_1);
+
+/* A keyed spawn gives up (40001) after this many probe/insert rounds. */
+#define DT_SPAWN_MAX_ROUNDS 32
+
+#define TASK_COLUMNS \
+	"task_id, task_name, params, headers, retry_strategy, max_attempts, " \
+	"cancellation, parent_task_id, state, attempts, last_run_id, created_at"
+#define TASK_VALUES \
+	"$1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, pg_catalog.now()"
+#define RUN_COLUMNS \
+	"run_id, task_id, attempt, state, available_at, created_at"
+#define INSERT_ARGTYPES \
+	UUIDOID, TEXTOID, JSONBOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, \
+	UUIDOID, UUIDOID, TIMESTAMPTZOID
+
+static const DtPlanDef plan_insert = {
+	DT_PLAN_SPAWN_INSERT,
+	"WITH t AS (INSERT INTO {tasks} (" TASK_COLUMNS ") VALUES (" TASK_VALUES ")) "
+	"INSERT INTO {runs} (" RUN_COLUMNS ") "
+	"VALUES ($9, $1, 1, 'pending', $10, pg_catalog.now())",
+	10, {INSERT_ARGTYPES}
+};
+
+static const DtPlanDef plan_insert_keyed = {
+	DT_PLAN_SPAWN_INSERT_KEYED,
+	"WITH t AS (INSERT INTO {tasks} (" TASK_COLUMNS ", idempotency_key) "
+	"VALUES (" TASK_VALUES ", $11) "
+	"ON CONFLICT (idempotency_key) "
+	"WHERE idempotency_key IS NOT NULL AND key_released_at IS NULL "
+	"DO NOTHING RETURNING task_id) "
+	"INSERT INTO {runs} (" RUN_COLUMNS ") "
+	"SELECT $9, t.task_id, 1, 'pending', $10, pg_catalog.now() FROM t",
+	11, {INSERT_ARGTYPES, TEXTOID}
+};
+
+static const DtPlanDef plan_parent_exists = {
+	DT_PLAN_PARENT_EXISTS,
+	"SELECT 1 FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+static const DtPlanDef plan_key_probe = {
+	DT_PLAN_KEY_PROBE,
+	"SELECT t.task_id, t.state, t.last_run_id, t.attempts, t.finished_at, "
+	"t.task_name, t.params FROM {tasks} t "
+	"WHERE t.idempotency_key OPERATOR(pg_catalog.=) $1 "
+	"AND t.key_released_at IS NULL",
+	1, {TEXTOID}
+};
+
+static const DtPlanDef plan_key_release = {
+	DT_PLAN_KEY_RELEASE,
+	"UPDATE {tasks} t SET key_released_at = pg_catalog.now() "
+	"WHERE t.task_id OPERATOR(pg_catalog.=) $1 "
+	"AND t.key_released_at IS NULL "
+	"AND t.state OPERATOR(pg_catalog.=) $2",
+	2, {UUIDOID, TEXTOID}
+};
+
+/* Policy checked against when a spawn has no key. */
+static const DtDedupPolicy dt_default_policy = {DT_KEY_REUSE_AFTER_FAILURE};
+
+/* What spawn_task returns. */
+typedef struct DtSpawnResult
+{
+	pg_uuid_t	task_id;
+	pg_uuid_t	run_id;
+	int32		attempt;
+	bool		created;
+	char	   *state;
+} DtSpawnResult;
+
+/* The current holder of a key, as the probe saw it. */
+typedef struct DtHolder
+{
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	char	   *state;
+} DtHolder;
+
+static void
+dt_check_parent(DtQueue *queue, pg_uuid_t *parent)
+{
+	Datum		args[1] = {UUIDPGetDatum(parent)};
+	int			ret;
+
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_parent_exists),
+						   args, NULL, false, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "looking up the parent task");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("parent task %s does not exist in queue \"%s\"",
+						DatumGetCString(DirectFunctionCall1(uuid_out, args[0])),
+						queue->name),
+				 errdetail("Option \"parent_task_id\" must name a task of the same queue.")));
+}
+
+/*
+ * Create the task and its first run.  allow_dedup accepts the 1.1
+ * deduplication options (already parsed by the caller).  With a key, returns false (writing
+ * nothing) if another task holds the key by the time we insert.
+ */
+static bool
+dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
+				Jsonb *options, bool allow_dedup, const char *key,
+				DtSpawnResult *res)
+{
+	DtSpawnOptions opts;
+	Datum		args[11];
+	char		nulls[11];
+	int			ret;
+
+	dt_parse_spawn_options(options, allow_dedup, &opts);
+	if (opts.has_parent)
+		dt_check_parent(queue, &opts.parent_task_id);
+
+	dt_uuid_v7_generate(&res->task_id);
+	dt_uuid_v7_generate(&res->run_id);
+	res->attempt = 1;
+	res->state = "pending";
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = UUIDPGetDatum(&res->task_id);
+	args[1] = CStringGetTextDatum(task_name);
+	args[2] = JsonbPGetDatum(params);
+	args[3] = PointerGetDatum(opts.headers);
+	nulls[3] = opts.headers ? ' ' : 'n';
+	args[4] = JsonbPGetDatum(opts.retry_strategy);
+	args[5] = Int32GetDatum(opts.max_attempts);
+	args[6] = PointerGetDatum(opts.cancellation);
+	nulls[6] = opts.cancellation ? ' ' : 'n';
+	args[7] = UUIDPGetDatum(&opts.parent_task_id);
+	nulls[7] = opts.has_parent ? ' ' : 'n';
+	args[8] = UUIDPGetDatum(&res->run_id);
+	args[9] = TimestampTzGetDatum(opts.available_at);
+
+	if (key == NULL)
+	{
+		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_insert),
+							   args, nulls, false, 0);
+		dt_spi_check(ret, SPI_OK_INSERT, "inserting a task");
+		res->created = true;
+	}
+	else
+	{
+		args[10] = CStringGetTextDatum(key);
+		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_insert_keyed),
+							   args, nulls, false, 0);
+		dt_spi_check(ret, SPI_OK_INSERT, "inserting a keyed task");
+		res->created = SPI_processed == 1;
+	}
+	return res->created;
+}
+
+static bool
+dt_state_is_terminal(const char *state)
+{
+	return strcmp(state, "completed") == 0 ||
+		strcmp(state, "failed") == 0 ||
+		strcmp(state, "cancelled") == 0;
+}
+
+/*
+ * Does the holder keep the key from a new spawn under this policy?
+ */
+static bool
+dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy)
+{
+	bool		isnull;
+	Datum		finished_at;
+
+	if (policy->key_reuse == DT_KEY_REUSE_NEVER ||
+		!dt_state_is_terminal(holder->state))
+		return true;
+	if (policy->key_reuse == DT_KEY_REUSE_AFTER_FINISH ||
+		strcmp(holder->state, "completed") != 0)
+		return false;
+
+	/* after_failure, completed holder: held until its TTL runs out */
+	if (!policy->has_ttl)
+		return true;
+	finished_at = SPI_getbinval(holder->tuple, holder->desc, 5, &isnull);
+	return isnull ||
+		DatumGetTimestampTz(finished_at) +
+		(TimestampTz) policy->dedup_ttl_seconds * USECS_PER_SEC >
+		GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * on_params_mismatch = 'error': refuse if the holder was spawned with
+ * another task_name or other params.
+ */
+static void
+dt_check_mismatch(DtQueue *queue, DtHolder *holder, const char *key,
+				  const char *task_name, Jsonb *params)
+{
+	bool		isnull;
+	char	   *holder_name = SPI_getvalue(holder->tuple, holder->desc, 6);
+	Datum		holder_params = SPI_getbinval(holder->tuple, holder->desc, 7,
+											  &isnull);
+
+	if (strcmp(holder_name, task_name) == 0 &&
+		DatumGetBool(DirectFunctionCall2(jsonb_eq, holder_params,
+										 JsonbPGetDatum(params))))
+		return;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DT_KEY_PARAMS_MISMATCH),
+			 errmsg("idempotency key \"%s\" is held by task %s with different task_name or params",
+					key, SPI_getvalue(holder->tuple, holder->desc, 1)),
+			 errdetail("The holder is task \"%s\" in queue \"%s\", in state %s.",
+					   holder_name, queue->name, holder->state),
+			 errhint("Use another idempotency key, or on_params_mismatch 'ignore' to get the holder back.")));
+}
+
+static void
+dt_holder_result(DtHolder *holder, DtSpawnResult *res)
+{
+	bool		isnull;
+
+	memcpy(&res->task_id,
+		   DatumGetUUIDP(SPI_getbinval(holder->tuple, holder->desc, 1, &isnull)),
+		   sizeof(pg_uuid_t));
+	memcpy(&res->run_id,
+		   DatumGetUUIDP(SPI_getbinval(holder->tuple, holder->desc, 3, &isnull)),
+		   sizeof(pg_uuid_t));
+	res->attempt = DatumGetInt32(SPI_getbinval(holder->tuple, holder->desc, 4,
+											   &isnull));
+	res->created = false;
+	res->state = pstrdup(holder->state);
+}
+
+/*
+ * Probe for the key's holder.  The first probe may use the calling
+ * statement's snapshot; later ones need a new one to see what made the
+ * insert conflict.
+ */
+static bool
+dt_probe_key(DtQueue *queue, const char *key, bool first, DtHolder *holder)
+{
+	Datum		args[1] = {CStringGetTextDatum(key)};
+	int			ret;
+
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_key_probe),
+						   args, NULL, first, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "probing an idempotency key");
+	if (SPI_processed == 0)
+		return false;
+
+	holder->tuple = SPI_tuptable->vals[0];
+	holder->desc = SPI_tuptable->tupdesc;
+	holder->state = SPI_getvalue(holder->tuple, holder->desc, 2);
+	return true;
+}
+
+/*
+ * Release the key from a holder that no longer blocks.  False if someone
+ * else changed the holder first (then the caller probes again).
+ */
+static bool
+dt_release_key(DtQueue *queue, DtHolder *holder)
+{
+	bool		isnull;
+	Datum		args[2];
+	int			ret;
+
+	args[0] = SPI_getbinval(holder->tuple, holder->desc, 1, &isnull);
+	args[1] = CStringGetTextDatum(holder->state);
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_key_release),
+						   args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_UPDATE, "releasing an idempotency key");
+	return SPI_processed == 1;
+}
+
+/*
+ * The keyed spawn loop (see the file header).
+ */
+static void
+dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
+			   Jsonb *options, const char *key, bool explicit_key,
+			   DtSpawnResult *res)
+{
+	DtDedupPolicy policy;
+	DtHolder	holder;
+
+	dt_parse_dedup_options(options, dt_queue_policy(queue), &policy);
+
+	for (int round = 0; round < DT_SPAWN_MAX_ROUNDS; round++)
+	{
+		CHECK_FOR_INTERRUPTS();
+
+		if (dt_probe_key(queue, key, round == 0, &holder))
+		{
+			if (dt_holder_blocks(&holder, &policy))
+			{
+				if (policy.mismatch_error && explicit_key)
+					dt_check_mismatch(queue, &holder, key, task_name, params);
+				dt_holder_result(&holder, res);
+				return;
+			}
+			if (!dt_release_key(queue, &holder))
+				continue;
+		}
+
+		if (dt_spawn_create(queue, task_name, params, options, true, key, res))
+			return;
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not settle idempotency key \"%s\" after %d attempts",
+					key, DT_SPAWN_MAX_ROUNDS),
+			 errdetail("Other transactions kept taking and releasing the key."),
+			 errhint("Retry the transaction.")));
+}
+
+/*
+ * durable_tasks.spawn_task(queue_name text, task_name text,
+ *		params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+ * RETURNS TABLE (task_id uuid, run_id uuid, attempt integer, created boolean)
+ *
+ * The 1.0 entry point, kept for databases not yet updated to 1.1.  Inserts
+ * one task row and one run row; takes no locks beyond the inserts'.
+ */
+Datum
+dt_spawn_task(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue;
+	char	   *task_name;
+	Jsonb	   *params;
+	Jsonb	   *options;
+	DtSpawnResult res;
+	Datum		values[4];
+	bool		nulls[4] = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0);
+	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
+	params = dt_arg_jsonb(fcinfo, 2, "params");
+	options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	dt_spawn_create(queue, task_name, params, options, false, NULL, &res);
+
+	values[0] = UUIDPGetDatum(&res.task_id);
+	values[1] = UUIDPGetDatum(&res.run_id);
+	values[2] = Int32GetDatum(res.attempt);
+	values[3] = BoolGetDatum(res.created);
+	dt_put_row(fcinfo, values, nulls);
+	SPI_finish();
+
+	return (Datum) 0;
+}
+
+/*
+ * durable_tasks.spawn_task(queue_name text, task_name text,
+ *		params jsonb DEFAULT '{}', only_once boolean DEFAULT false,
+ *		idempotency_key text DEFAULT NULL, options jsonb DEFAULT '{}')
+ * RETURNS TABLE (task_id uuid, run_id uuid, attempt integer,
+ *		created boolean, state text)
+ *
+ * The 1.1 entry point.  An explicit idempotency_key wins over only_once,
+ * whose key is task_fingerprint(task_name, params).  Locks: the holder's
+ * row when it releases a key from it, and the unique index entry of the
+ * key while it inserts.
+ */
+Datum
+dt_spawn_task_1_1(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue;
+	char	   *task_name;
+	Jsonb	   *params;
+	Jsonb	   *options;
+	char	   *key = NULL;
+	DtSpawnResult res;
+	Datum		values[5];
+	bool		nulls[5] = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0);
+	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
+	params = dt_arg_jsonb(fcinfo, 2, "params");
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("only_once must not be null")));
+	if (!PG_ARGISNULL(4))
+		key = dt_arg_cstring(fcinfo, 4, "idempotency_key",
+							 DT_IDEMPOTENCY_KEY_MAXLEN);
+	options = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (key != NULL)
+		dt_spawn_keyed(queue, task_name, params, options, key, true, &res);
+	else if (PG_GETARG_BOOL(3))
+		dt_spawn_keyed(queue, task_name, params, options,
+					   dt_fingerprint(task_name, params), false, &res);
+	else
+	{
+		DtDedupPolicy unused;
+
+		/* no key: the dedup options only need to be valid */
+		dt_parse_dedup_options(options, &dt_default_policy, &unused);
+		dt_spawn_create(queue, task_name, params, options, true, NULL, &res);
+	}
+
+	values[0] = UUIDPGetDatum(&res.task_id);
+	values[1] = UUIDPGetDatum(&res.run_id);
+	values[2] = Int32GetDatum(res.attempt);
+	values[3] = BoolGetDatum(res.created);
+	values[4] = CStringGetTextDatum(res.state);
+	dt_put_row(fcinfo, values, nulls);
+	SPI_finish();
+
+	return (Datum) 0;
+}
