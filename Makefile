@@ -15,11 +15,14 @@ OBJS = \
 	src/spawn.o \
 	src/claim.o \
 	src/finish.o \
-	src/fingerprint.o
+	src/fingerprint.o \
+	src/task.o
 
 EXTENSION = durable_tasks
 DATA = \
-	sql/durable_tasks--1.0.sql
+	sql/durable_tasks--1.0.sql \
+	sql/durable_tasks--1.0--1.1.sql \
+	sql/durable_tasks--1.1.sql
 
 PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 

@@ -269,30 +269,5 @@ RETURNS TABLE (task_id uuid, task_name text, state text, attempts integer,
                max_attempts integer, retry_strategy jsonb, cancellation jsonb,
                parent_task_id uuid, last_run_id uuid, created_at timestamptz,
                first_started_at timestamptz, finished_at timestamptz)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    q   text := get_task.queue_name;
-    tid uuid := get_task.task_id;
-BEGIN
-    PERFORM durable_tasks.check_queue(q);
-    IF tid IS NULL THEN
-        RAISE EXCEPTION 'task_id must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-
-    RETURN QUERY EXECUTE pg_catalog.format($q$
-        SELECT t.task_id, t.task_name, t.state, t.attempts, t.params, t.result,
-               t.failure, t.headers, t.max_attempts, t.retry_strategy,
-               t.cancellation, t.parent_task_id, t.last_run_id, t.created_at,
-               t.first_started_at, t.finished_at
-          FROM durable_tasks.%I t
-         WHERE t.task_id = $1$q$, 't_' || q)
-        USING tid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'task % does not exist in queue "%"', tid, q
-            USING ERRCODE = 'no_data_found';
-    END IF;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'dt_get_task'
+LANGUAGE C STABLE;

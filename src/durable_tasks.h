@@ -13,6 +13,7 @@
  *	  spawn.c          spawn_task (1.0 and 1.1, first-served deduplication)
  *	  claim.c          claim_task, extend_claim, lease expiry
  *	  finish.c         complete_run, fail_run, retries
+ *	  task.c           get_task
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -75,6 +76,8 @@ typedef enum DtPlanId
 	DT_PLAN_FAIL_LOCK,			/* finish.c */
 	DT_PLAN_FAIL_RETRY,			/* finish.c */
 	DT_PLAN_FAIL_FINAL,			/* finish.c */
+	DT_PLAN_GET_TASK,			/* task.c (1.0 columns) */
+	DT_PLAN_GET_TASK_1_1,		/* task.c */
 	DT_NUM_PLANS
 } DtPlanId;
 

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * task.c
+ *	  get_task: one task, as the caller sees it.
+ *
+ * A plain read under the caller's snapshot; takes no row locks.
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/task.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "durable_tasks.h"
+
+PG_FUNCTION_INFO_V1(dt_get_task);
+PG_FUNCTION_INFO_V1(dt_get_task_1_1);
+
+#define TASK_COLUMNS_1_0 \
+	"t.task_id, t.task_name, t.state, t.attempts, t.params, t.result, " \
+	"t.failure, t.headers, t.max_attempts, t.retry_strategy, " \
+	"t.cancellation, t.parent_task_id, t.last_run_id, t.created_at, " \
+	"t.first_started_at, t.finished_at"
+
+static const DtPlanDef plan_get_task = {
+	DT_PLAN_GET_TASK,
+	"SELECT " TASK_COLUMNS_1_0 " FROM {tasks} t "
+	"WHERE t.task_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+static const DtPlanDef plan_get_task_1_1 = {
+	DT_PLAN_GET_TASK_1_1,
+	"SELECT " TASK_COLUMNS_1_0 ", t.idempotency_key, t.key_released_at "
+	"FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+static Datum
+dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def)
+{
+	DtQueue    *queue;
+	pg_uuid_t  *task_id;
+	Datum		args[1];
+	Datum	   *values;
+	bool	   *nulls;
+	int			ret;
+
+	InitMaterializedSRF(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0);
+	task_id = dt_arg_uuid(fcinfo, 1, "task_id");
+	args[0] = UUIDPGetDatum(task_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(dt_queue_plan(queue, def), args, NULL, true, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "reading a task");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("task %s does not exist in queue \"%s\"",
+						DatumGetCString(DirectFunctionCall1(uuid_out, args[0])),
+						queue->name)));
+
+	values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
+	heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+					  values, nulls);
+	dt_put_row(fcinfo, values, nulls);
+	SPI_finish();
+
+	return (Datum) 0;
+}
+
+/*
+ * durable_tasks.get_task(queue_name text, task_id uuid)
+ * RETURNS TABLE (task_id uuid, task_name text, state text, ...)
+ *
+ * The 1.0 entry point: sixteen columns.
+ */
+Datum
+dt_get_task(PG_FUNCTION_ARGS)
+{
+	return dt_get_task_common(fcinfo, &plan_get_task);
+}
+
+/*
+ * The 1.1 entry point: also idempotency_key and key_released_at.
+ */
+Datum
+dt_get_task_1_1(PG_FUNCTION_ARGS)
+{
+	return dt_get_task_common(fcinfo, &plan_get_task_1_1);
+}
