@@ -442,3 +442,41 @@ dt_parse_dedup_options(Jsonb *options, const DtDedupPolicy *dflt,
 	if ((v = dt_find_option(options, "on_params_mismatch", &buf)) != NULL)
 		out->mismatch_error = dt_parse_mismatch("on_params_mismatch", v);
 }
+
+/* ---- queue options (1.1) ---- */
+
+static void
+dt_queue_option(const char *key, JsonbValue *v, void *arg pg_attribute_unused())
+{
+	if (strcmp(key, "key_reuse") == 0)
+		dt_parse_key_reuse(key, v);
+	else if (strcmp(key, "dedup_ttl_seconds") == 0)
+	{
+		if (v->type != jbvNull)
+			dt_option_number(key, v, 1, DT_MAX_SECONDS, true);
+	}
+	else if (strcmp(key, "on_params_mismatch") == 0)
+		dt_parse_mismatch(key, v);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized queue option \"%s\"", key),
+				 errhint("Valid queue options are " DEDUP_OPTION_NAMES ".")));
+}
+
+/*
+ * durable_tasks.check_queue_options(options jsonb) RETURNS void
+ *
+ * Validates create_queue/alter_queue options with the same rules as the
+ * per-spawn deduplication options.
+ */
+PG_FUNCTION_INFO_V1(dt_check_queue_options);
+
+Datum
+dt_check_queue_options(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *options = dt_arg_jsonb(fcinfo, 0, "options");
+
+	dt_foreach_option(options, "options", dt_queue_option, NULL);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,246 @@
+/* durable_tasks--1.0--1.1.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION durable_tasks UPDATE TO '1.1'" to load this file. \quit
+
+--
+-- 1.1: idempotent spawn.  Queue defaults for deduplication in the
+-- registry, an idempotency key on every queue's task table, and the new
+-- spawn_task signature.
+--
+
+ALTER TABLE durable_tasks.queues
+    ADD COLUMN key_reuse text NOT NULL DEFAULT 'after_failure'
+        CONSTRAINT queues_key_reuse_check
+        CHECK (key_reuse IN ('after_failure', 'after_finish', 'never')),
+    ADD COLUMN dedup_ttl_seconds integer
+        CONSTRAINT queues_dedup_ttl_seconds_check
+        CHECK (dedup_ttl_seconds > 0),
+    ADD COLUMN on_params_mismatch text NOT NULL DEFAULT 'ignore'
+        CONSTRAINT queues_on_params_mismatch_check
+        CHECK (on_params_mismatch IN ('ignore', 'error'));
+
+-- Backends cache the queue defaults; tell them when they change.
+CREATE FUNCTION durable_tasks.registry_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'dt_registry_changed'
+LANGUAGE C;
+
+CREATE TRIGGER queues_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON durable_tasks.queues
+    FOR EACH STATEMENT EXECUTE FUNCTION durable_tasks.registry_changed();
+
+-- Raises 22023 unless options is a valid set of queue options.
+CREATE FUNCTION durable_tasks.check_queue_options(options jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dt_check_queue_options'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The key only_once uses: SHA-256 over a canonical encoding of
+-- (task_name, params); see the README for the encoding.
+CREATE FUNCTION durable_tasks.task_fingerprint(task_name text, params jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dt_task_fingerprint'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+--
+-- The per-queue layout of 1.1: every existing queue gets the key columns
+-- and the partial unique index.  Adding nullable columns rewrites nothing.
+--
+CREATE FUNCTION durable_tasks.add_idempotency_key(queue_name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t text := 't_' || add_idempotency_key.queue_name;
+BEGIN
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE durable_tasks.%I ADD COLUMN idempotency_key text, '
+        'ADD COLUMN key_released_at timestamptz', t);
+    EXECUTE pg_catalog.format(
+        'CREATE UNIQUE INDEX %I ON durable_tasks.%I (idempotency_key) '
+        'WHERE idempotency_key IS NOT NULL AND key_released_at IS NULL',
+        t || '_ikey', t);
+END
+$fn$;
+
+SELECT durable_tasks.add_idempotency_key(qs.queue_name)
+  FROM durable_tasks.queues qs
+ ORDER BY qs.queue_name;
+
+--
+-- Queue management.
+--
+
+DROP FUNCTION durable_tasks.create_queue(text);
+
+CREATE FUNCTION durable_tasks.create_queue(queue_name text, options jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    q  text := create_queue.queue_name;
+    o  jsonb := COALESCE(create_queue.options, '{}');
+    t  text;
+    r  text;
+BEGIN
+    PERFORM durable_tasks.check_queue(q, false);
+    PERFORM durable_tasks.check_queue_options(o);
+
+    INSERT INTO durable_tasks.queues AS qs
+           (queue_name, key_reuse, dedup_ttl_seconds, on_params_mismatch)
+    VALUES (q,
+            COALESCE(o ->> 'key_reuse', 'after_failure'),
+            (o ->> 'dedup_ttl_seconds')::integer,
+            COALESCE(o ->> 'on_params_mismatch', 'ignore'))
+    ON CONFLICT ON CONSTRAINT queues_pkey DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN;                 -- already exists: a no-op
+    END IF;
+
+    t := 't_' || q;
+    r := 'r_' || q;
+
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE durable_tasks.%1$I (
+            task_id          uuid        NOT NULL,
+            task_name        text        NOT NULL,
+            params           jsonb       NOT NULL,
+            headers          jsonb,
+            retry_strategy   jsonb       NOT NULL,
+            max_attempts     integer     NOT NULL,
+            cancellation     jsonb,
+            parent_task_id   uuid,
+            state            text        NOT NULL,
+            attempts         integer     NOT NULL,
+            last_run_id      uuid        NOT NULL,
+            result           jsonb,
+            failure          jsonb,
+            created_at       timestamptz NOT NULL,
+            first_started_at timestamptz,
+            finished_at      timestamptz,
+            CONSTRAINT %2$I PRIMARY KEY (task_id),
+            CONSTRAINT %3$I CHECK (state IN ('pending', 'running', 'sleeping',
+                                             'completed', 'failed', 'cancelled'))
+        )$ddl$, t, t || '_pkey', t || '_state');
+
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX %1$I ON durable_tasks.%2$I (parent_task_id) WHERE parent_task_id IS NOT NULL',
+        t || '_parent', t);
+
+    EXECUTE pg_catalog.format($ddl$
+        CREATE TABLE durable_tasks.%1$I (
+            run_id           uuid        NOT NULL,
+            task_id          uuid        NOT NULL,
+            attempt          integer     NOT NULL,
+            state            text        NOT NULL,
+            available_at     timestamptz NOT NULL,
+            claimed_by       text,
+            claim_expires_at timestamptz,
+            started_at       timestamptz,
+            finished_at      timestamptz,
+            result           jsonb,
+            failure          jsonb,
+            created_at       timestamptz NOT NULL,
+            CONSTRAINT %2$I PRIMARY KEY (run_id),
+            CONSTRAINT %3$I FOREIGN KEY (task_id)
+                REFERENCES durable_tasks.%4$I (task_id) ON DELETE CASCADE,
+            CONSTRAINT %5$I CHECK (state IN ('pending', 'running', 'sleeping',
+                                             'completed', 'failed', 'cancelled'))
+        )$ddl$, r, r || '_pkey', r || '_task_fk', t, r || '_state');
+
+    -- the claim loop: ready runs in order of availability
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX %1$I ON durable_tasks.%2$I (available_at, run_id) WHERE state = ''pending''',
+        r || '_ready', r);
+    -- lease expiry: running runs by expiry time
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX %1$I ON durable_tasks.%2$I (claim_expires_at) WHERE state = ''running''',
+        r || '_lease', r);
+    -- runs of a task (cancel, foreign key)
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX %1$I ON durable_tasks.%2$I (task_id)',
+        r || '_task', r);
+
+    -- 1.1: the idempotency key, added exactly as the upgrade adds it
+    PERFORM durable_tasks.add_idempotency_key(q);
+END
+$fn$;
+
+CREATE FUNCTION durable_tasks.alter_queue(queue_name text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    q text := alter_queue.queue_name;
+    o jsonb := alter_queue.options;
+BEGIN
+    PERFORM durable_tasks.check_queue(q);
+    IF o IS NULL THEN
+        RAISE EXCEPTION 'options must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM durable_tasks.check_queue_options(o);
+
+    UPDATE durable_tasks.queues qs
+       SET key_reuse = COALESCE(o ->> 'key_reuse', qs.key_reuse),
+           dedup_ttl_seconds = CASE WHEN o ? 'dedup_ttl_seconds'
+                                    THEN (o ->> 'dedup_ttl_seconds')::integer
+                                    ELSE qs.dedup_ttl_seconds END,
+           on_params_mismatch = COALESCE(o ->> 'on_params_mismatch',
+                                         qs.on_params_mismatch)
+     WHERE qs.queue_name = q;
+END
+$fn$;
+
+DROP FUNCTION durable_tasks.list_queues();
+
+CREATE FUNCTION durable_tasks.list_queues()
+RETURNS TABLE (queue_name text, created_at timestamptz, key_reuse text,
+               dedup_ttl_seconds integer, on_params_mismatch text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT qs.queue_name, qs.created_at, qs.key_reuse, qs.dedup_ttl_seconds,
+           qs.on_params_mismatch
+      FROM durable_tasks.queues qs
+     ORDER BY qs.queue_name
+$fn$;
+
+--
+-- spawn_task: the 1.1 signature.  The 1.0 C entry point stays in the
+-- library for databases that have not run this update yet.
+--
+
+DROP FUNCTION durable_tasks.spawn_task(text, text, jsonb, jsonb);
+
+CREATE FUNCTION durable_tasks.spawn_task(
+    queue_name      text,
+    task_name       text,
+    params          jsonb   DEFAULT '{}',
+    only_once       boolean DEFAULT false,
+    idempotency_key text    DEFAULT NULL,
+    options         jsonb   DEFAULT '{}')
+RETURNS TABLE (task_id uuid, run_id uuid, attempt integer, created boolean,
+               state text)
+AS 'MODULE_PATHNAME', 'dt_spawn_task_1_1'
+LANGUAGE C VOLATILE;
+
+--
+-- get_task also returns the idempotency key (kept after release, for audit).
+--
+
+DROP FUNCTION durable_tasks.get_task(text, uuid);
+
+CREATE FUNCTION durable_tasks.get_task(queue_name text, task_id uuid)
+RETURNS TABLE (task_id uuid, task_name text, state text, attempts integer,
+               params jsonb, result jsonb, failure jsonb, headers jsonb,
+               max_attempts integer, retry_strategy jsonb, cancellation jsonb,
+               parent_task_id uuid, last_run_id uuid, created_at timestamptz,
+               first_started_at timestamptz, finished_at timestamptz,
+               idempotency_key text, key_released_at timestamptz)
+AS 'MODULE_PATHNAME', 'dt_get_task_1_1'
+LANGUAGE C STABLE;
