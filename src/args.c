@@ -20,6 +20,7 @@
 #include "nodes/execnodes.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/tuplestore.h"
 
 #include "durable_tasks.h"
@@ -112,6 +113,35 @@ dt_arg_int32(FunctionCallInfo fcinfo, int argno, const char *argname,
 				 errmsg("%s must be between %d and %d", argname, min, max),
 				 errdetail("The value given was %d.", v)));
 	return v;
+}
+
+/*
+ * Text form of a uuid, for messages.
+ */
+char *
+dt_uuid_str(pg_uuid_t *uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
+}
+
+void
+dt_spi_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/*
+ * Append every row of SPI_tuptable to the result of a materialized
+ * set-returning function; the query's columns are the function's.
+ */
+void
+dt_put_spi_rows(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
 }
 
 /*

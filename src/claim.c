@@ -169,8 +169,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 						   1, DT_MAX_CLAIM_SECONDS);
 	qty = dt_arg_int32(fcinfo, 3, "qty", 1, DT_MAX_CLAIM_QTY);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 
 	dt_expire_leases(queue, qty);
 
@@ -182,15 +181,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
 
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		values[8];
-		bool		nulls[8];
-
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-						  values, nulls);
-		dt_put_row(fcinfo, values, nulls);
-	}
+	dt_put_spi_rows(fcinfo);
 	SPI_finish();
 
 	return (Datum) 0;
@@ -215,8 +206,7 @@ dt_extend_claim(PG_FUNCTION_ARGS)
 	Datum		args[2] = {UUIDPGetDatum(run_id), TimestampTzGetDatum(expires)};
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_extend),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_UPDATE, "extending a claim");

@@ -53,6 +53,9 @@ extern pg_uuid_t *dt_arg_uuid(FunctionCallInfo fcinfo, int argno,
 extern int32 dt_arg_int32(FunctionCallInfo fcinfo, int argno,
 						  const char *argname, int32 min, int32 max);
 extern void dt_put_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
+extern void dt_put_spi_rows(FunctionCallInfo fcinfo);
+extern char *dt_uuid_str(pg_uuid_t *uuid);
+extern void dt_spi_connect(void);
 
 /* ---- queue.c ---- */
 

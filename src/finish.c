@@ -92,12 +92,6 @@ static const DtPlanDef plan_fail_final = {
 	3, {UUIDOID, JSONBOID, UUIDOID}
 };
 
-static char *
-dt_uuid_str(pg_uuid_t *uuid)
-{
-	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
-}
-
 /*
  * Explain why run_id could not be finished or extended: unknown (P0002),
  * not running, or its lease expired (55000).
@@ -206,8 +200,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_complete),
 						   args, nulls, false, 0);
 	dt_spi_check(ret, SPI_OK_UPDATE, "completing a run");
@@ -242,8 +235,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	args[0] = UUIDPGetDatum(run_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_lock),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "locking a run");

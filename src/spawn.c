@@ -141,8 +141,7 @@ dt_check_parent(DtQueue *queue, pg_uuid_t *parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("parent task %s does not exist in queue \"%s\"",
-						DatumGetCString(DirectFunctionCall1(uuid_out, args[0])),
-						queue->name),
+						dt_uuid_str(parent), queue->name),
 				 errdetail("Option \"parent_task_id\" must name a task of the same queue.")));
 }
 
@@ -390,8 +389,7 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	params = dt_arg_jsonb(fcinfo, 2, "params");
 	options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 	dt_spawn_create(queue, task_name, params, options, false, NULL, &res);
 
 	values[0] = UUIDPGetDatum(&res.task_id);
@@ -441,8 +439,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 							 DT_IDEMPOTENCY_KEY_MAXLEN);
 	options = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 
 	if (key != NULL)
 		dt_spawn_keyed(queue, task_name, params, options, key, true, &res);

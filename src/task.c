@@ -48,8 +48,6 @@ dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def)
 	DtQueue    *queue;
 	pg_uuid_t  *task_id;
 	Datum		args[1];
-	Datum	   *values;
-	bool	   *nulls;
 	int			ret;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -57,22 +55,16 @@ dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def)
 	task_id = dt_arg_uuid(fcinfo, 1, "task_id");
 	args[0] = UUIDPGetDatum(task_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	dt_spi_connect();
 	ret = SPI_execute_plan(dt_queue_plan(queue, def), args, NULL, true, 1);
 	dt_spi_check(ret, SPI_OK_SELECT, "reading a task");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("task %s does not exist in queue \"%s\"",
-						DatumGetCString(DirectFunctionCall1(uuid_out, args[0])),
-						queue->name)));
+						dt_uuid_str(task_id), queue->name)));
 
-	values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
-	nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
-	heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-					  values, nulls);
-	dt_put_row(fcinfo, values, nulls);
+	dt_put_spi_rows(fcinfo);
 	SPI_finish();
 
 	return (Datum) 0;
