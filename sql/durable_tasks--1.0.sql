@@ -259,6 +259,15 @@ BEGIN
            AND t.state IN ('pending', 'running', 'sleeping')$q$, 't_' || q)
         USING tree;
     GET DIAGNOSTICS n = ROW_COUNT;
+
+    -- A fail_run that committed while we waited for its task row may have
+    -- added a retry run our first statement could not see: cancel it too.
+    EXECUTE pg_catalog.format($q$
+        UPDATE durable_tasks.%1$I r
+           SET state = 'cancelled', finished_at = pg_catalog.now()
+         WHERE r.task_id = ANY ($1)
+           AND r.state = 'pending'$q$, 'r_' || q)
+        USING tree;
     RETURN n;
 END
 $fn$;
