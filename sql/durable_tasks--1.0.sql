@@ -58,6 +58,9 @@ BEGIN
         RETURN;                 -- already exists: a no-op
     END IF;
 
+    -- Tables are t_<queue> and r_<queue>; index names start with ti_/ri_
+    -- so that no index of queue "a" can take the name of a table of queue
+    -- "a_pkey".
     t := 't_' || q;
     r := 'r_' || q;
 
@@ -82,11 +85,11 @@ BEGIN
             CONSTRAINT %2$I PRIMARY KEY (task_id),
             CONSTRAINT %3$I CHECK (state IN ('pending', 'running', 'sleeping',
                                              'completed', 'failed', 'cancelled'))
-        )$ddl$, t, t || '_pkey', t || '_state');
+        )$ddl$, t, 'ti_' || q || '_pkey', t || '_state');
 
     EXECUTE pg_catalog.format(
         'CREATE INDEX %1$I ON durable_tasks.%2$I (parent_task_id) WHERE parent_task_id IS NOT NULL',
-        t || '_parent', t);
+        'ti_' || q || '_parent', t);
 
     EXECUTE pg_catalog.format($ddl$
         CREATE TABLE durable_tasks.%1$I (
@@ -107,20 +110,20 @@ BEGIN
                 REFERENCES durable_tasks.%4$I (task_id) ON DELETE CASCADE,
             CONSTRAINT %5$I CHECK (state IN ('pending', 'running', 'sleeping',
                                              'completed', 'failed', 'cancelled'))
-        )$ddl$, r, r || '_pkey', r || '_task_fk', t, r || '_state');
+        )$ddl$, r, 'ri_' || q || '_pkey', r || '_task_fk', t, r || '_state');
 
     -- the claim loop: ready runs in order of availability
     EXECUTE pg_catalog.format(
         'CREATE INDEX %1$I ON durable_tasks.%2$I (available_at, run_id) WHERE state = ''pending''',
-        r || '_ready', r);
+        'ri_' || q || '_ready', r);
     -- lease expiry: running runs by expiry time
     EXECUTE pg_catalog.format(
         'CREATE INDEX %1$I ON durable_tasks.%2$I (claim_expires_at) WHERE state = ''running''',
-        r || '_lease', r);
+        'ri_' || q || '_lease', r);
     -- runs of a task (cancel, foreign key)
     EXECUTE pg_catalog.format(
         'CREATE INDEX %1$I ON durable_tasks.%2$I (task_id)',
-        r || '_task', r);
+        'ri_' || q || '_task', r);
 END
 $fn$;
 

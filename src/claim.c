@@ -18,7 +18,7 @@
  * A pending run whose task is already terminal (a retry created while the
  * task was being cancelled) or whose task passed a cancellation deadline
  * (max_delay before its first start, max_duration after it) is cancelled
- * instead of handed out.
+ * instead of handed out, and the claim looks for more runs in its place.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -40,6 +40,9 @@ PG_FUNCTION_INFO_V1(dt_extend_claim);
 
 #define DT_MAX_CLAIM_SECONDS	86400
 #define DT_MAX_CLAIM_QTY		1000
+
+/* claim_task's result columns; the claim statement adds "dead" after them */
+#define CLAIM_COLUMNS			8
 
 /* columns 1-5 are what dt_fail_locked_run() expects */
 static const DtPlanDef plan_lease_sweep = {
@@ -96,9 +99,8 @@ static const DtPlanDef plan_claim = {
 	" RETURNING t.task_id, t.task_name, t.params, t.headers, t.max_attempts"
 	")"
 	" SELECT u.run_id, u.task_id, u.attempt, k.task_name, k.params, k.headers,"
-	"  k.max_attempts, u.claim_expires_at"
+	"  k.max_attempts, u.claim_expires_at, u.dead"
 	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id"
-	" WHERE NOT u.dead"
 	" ORDER BY u.available_at, u.run_id",
 	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
 };
@@ -144,6 +146,41 @@ dt_expire_leases(DtQueue *queue, int32 limit)
 }
 
 /*
+ * Run the claim statement for up to *remaining runs and return the claimed
+ * ones to the caller, reducing *remaining by their number.  Returns how
+ * many candidates were cancelled instead (see the file header).
+ */
+static int32
+dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
+			   int32 *remaining)
+{
+	int32		dead = 0;
+	int			ret;
+
+	args[2] = Int32GetDatum(*remaining);
+	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_claim),
+						   args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[CLAIM_COLUMNS + 1];
+		bool		nulls[CLAIM_COLUMNS + 1];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+						  values, nulls);
+		if (DatumGetBool(values[CLAIM_COLUMNS]))
+			dead++;
+		else
+		{
+			dt_put_row(fcinfo, values, nulls);
+			(*remaining)--;
+		}
+	}
+	return dead;
+}
+
+/*
  * durable_tasks.claim_task(queue_name text, worker_id text,
  *		claim_timeout_seconds integer DEFAULT 30, qty integer DEFAULT 1)
  * RETURNS TABLE (run_id uuid, task_id uuid, attempt integer, task_name text,
@@ -158,30 +195,30 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	DtQueue    *queue;
 	char	   *worker_id;
 	int32		timeout;
-	int32		qty;
+	int32		remaining;
 	Datum		args[3];
-	int			ret;
 
 	InitMaterializedSRF(fcinfo, 0);
 	queue = dt_queue_open(fcinfo, 0);
 	worker_id = dt_arg_cstring(fcinfo, 1, "worker_id", DT_WORKER_ID_MAXLEN);
 	timeout = dt_arg_int32(fcinfo, 2, "claim_timeout_seconds",
 						   1, DT_MAX_CLAIM_SECONDS);
-	qty = dt_arg_int32(fcinfo, 3, "qty", 1, DT_MAX_CLAIM_QTY);
+	remaining = dt_arg_int32(fcinfo, 3, "qty", 1, DT_MAX_CLAIM_QTY);
 
 	dt_spi_connect();
 
-	dt_expire_leases(queue, qty);
+	dt_expire_leases(queue, remaining);
 
 	args[0] = CStringGetTextDatum(worker_id);
 	args[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() +
 								  (TimestampTz) timeout * USECS_PER_SEC);
-	args[2] = Int32GetDatum(qty);
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_claim),
-						   args, NULL, false, 0);
-	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
 
-	dt_put_spi_rows(fcinfo);
+	/*
+	 * Runs cancelled instead of claimed do not count: claim again.  Each
+	 * round cancels the dead runs it met, so this ends.
+	 */
+	while (remaining > 0 && dt_claim_batch(fcinfo, queue, args, &remaining) > 0)
+		;
 	SPI_finish();
 
 	return (Datum) 0;

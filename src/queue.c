@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -82,11 +83,13 @@ dt_queue_exists(const char *queue_name)
 {
 	Oid			nspid = get_namespace_oid(DT_SCHEMA, true);
 	char		relname[NAMEDATALEN];
+	Oid			relid;
 
 	if (!OidIsValid(nspid))
 		return false;
 	snprintf(relname, sizeof(relname), "t_%s", queue_name);
-	return OidIsValid(get_relname_relid(relname, nspid));
+	relid = get_relname_relid(relname, nspid);
+	return OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_RELATION;
 }
 
 static void

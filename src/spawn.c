@@ -6,7 +6,7 @@
  *	  deduplication).
  *
  * Concurrency.  A key is held by at most one task per queue: the partial
- * unique index t_<queue>_ikey on (idempotency_key) WHERE idempotency_key IS
+ * unique index ti_<queue>_ikey on (idempotency_key) WHERE idempotency_key IS
  * NOT NULL AND key_released_at IS NULL.  A keyed spawn loops over
  *
  *	  1. probe the index for the key's holder;
