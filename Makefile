@@ -26,7 +26,7 @@ DATA = \
 
 PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 
-REGRESS = queue spawn claim finish cancel badinput search_path
+REGRESS = queue spawn claim finish cancel dedup fingerprint badinput search_path
 REGRESS_OPTS = --load-extension=durable_tasks
 
 ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race
@@ -41,3 +41,7 @@ PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS += -Wall -Wextra -Werror
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object depends on the shared
+# header (DtQueue's size changes with the plan list).
+$(OBJS): src/durable_tasks.h

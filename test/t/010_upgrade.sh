@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+# 010_upgrade.sh - the upgrade chain 1.0 -> 1.1.
+#
+# (a) Database A is built at 1.0: two queues with tasks in every state,
+#     driven through the 1.0 SQL API while the 1.1 shared library is loaded.
+#     ALTER EXTENSION ... UPDATE TO '1.1' must keep every row (checksums over
+#     the 1.0 columns), rewrite no table (same relfilenode), add the key
+#     columns (null) and the partial unique index to every queue, and leave
+#     the old queues usable, keyed spawns included.  A queue created after
+#     the update has the same layout as an upgraded one.
+# (b) Database B is a fresh 1.1 install with the same queues.  Its catalog
+#     (relations, columns, constraints, indexes, triggers, functions,
+#     extension membership) and its pg_dump --schema-only must be identical
+#     to A's.
+# shellcheck source=test/t/tap.bash
+source "$(dirname "$0")/tap.bash"
+
+A=dt_t010_a
+B=dt_t010_b
+dt_newdb "$A"
+dt_newdb "$B"
+
+# ---------------------------------------------------------------------------
+# (a) 1.0 database
+# ---------------------------------------------------------------------------
+q "$A" "CREATE EXTENSION durable_tasks VERSION '1.0'"
+is "$(q "$A" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" \
+    "1.0" "A: extension installed at version 1.0"
+is "$(q "$A" "SELECT count(*) FROM pg_proc WHERE proname = 'spawn_task' AND pronargs = 4")" \
+    "1" "A: 1.0 spawn_task(queue, name, params, options) exists"
+
+# (and a third, empty queue with the longest name allowed: 48 characters)
+LONGQ=qxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx9
+q "$A" "SELECT durable_tasks.create_queue('alpha'); SELECT durable_tasks.create_queue('beta');
+        SELECT durable_tasks.create_queue('$LONGQ')" >/dev/null
+is "$(q "$A" "SELECT string_agg(queue_name, ',' ORDER BY queue_name) FROM durable_tasks.list_queues()")" \
+    "alpha,beta,$LONGQ" "A: 1.0 create_queue + list_queues"
+
+# Drive tasks into every state through the 1.0 API, each step checked.
+# Order matters: claim_task hands out the oldest ready run.
+# (complete_run returns void: its empty output lines are dropped)
+out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$A" 2>&1 <<'SQL' | grep -v '^$'
+CREATE TEMP TABLE ids (label text PRIMARY KEY, queue text, task_id uuid, run_id uuid);
+
+-- completed
+INSERT INTO ids SELECT 'completed', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{"order": 1}') s;
+SELECT 'claim_completed:' || (c.run_id = (SELECT run_id FROM ids WHERE label = 'completed'))
+  FROM durable_tasks.claim_task('alpha', 'w1', 3600) c;
+SELECT durable_tasks.complete_run('alpha', (SELECT run_id FROM ids WHERE label = 'completed'), '{"ok": true}');
+
+-- failed (max_attempts 1)
+INSERT INTO ids SELECT 'failed', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'charge_card', '{"order": 2}',
+                                options => '{"max_attempts": 1}') s;
+SELECT 'claim_failed:' || (c.run_id = (SELECT run_id FROM ids WHERE label = 'failed'))
+  FROM durable_tasks.claim_task('alpha', 'w1', 3600) c;
+SELECT 'fail_final:' || f.task_state || ':' || (f.retry_run_id IS NULL)
+  FROM durable_tasks.fail_run('alpha', (SELECT run_id FROM ids WHERE label = 'failed'), '{"error": "declined"}') f;
+
+-- cancelled
+INSERT INTO ids SELECT 'cancelled', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'open_pr', '{"order": 3}') s;
+SELECT 'cancel:' || durable_tasks.cancel_task('alpha', (SELECT task_id FROM ids WHERE label = 'cancelled'));
+
+-- retried: attempt 2, its retry an hour away
+INSERT INTO ids SELECT 'retried', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{"order": 4}',
+        options => '{"max_attempts": 3, "retry_strategy": {"kind": "fixed", "base_seconds": 3600}, "headers": {"trace": "abc"}}') s;
+SELECT 'claim_retried:' || (c.run_id = (SELECT run_id FROM ids WHERE label = 'retried'))
+  FROM durable_tasks.claim_task('alpha', 'w2', 3600) c;
+SELECT 'fail_retry:' || f.task_state || ':' || f.retry_attempt
+  FROM durable_tasks.fail_run('alpha', (SELECT run_id FROM ids WHERE label = 'retried'), '{"error": "timeout"}') f;
+
+-- delayed
+INSERT INTO ids SELECT 'delayed', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'reminder', '{"order": 5}',
+        options => '{"delay_seconds": 7200, "cancellation": {"max_delay": 86400}}') s;
+
+-- running (lease of an hour, so it can still be completed after the update)
+INSERT INTO ids SELECT 'running', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'long_job', '{"order": 6}') s;
+SELECT 'claim_running:' || (c.run_id = (SELECT run_id FROM ids WHERE label = 'running'))
+  FROM durable_tasks.claim_task('alpha', 'w3', 3600) c;
+
+-- pending
+INSERT INTO ids SELECT 'pending', 'alpha', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{"order": 7}') s;
+
+-- beta: a parent with two children, cancelled as a tree; a completed task;
+-- a pending one
+INSERT INTO ids SELECT 'b_parent', 'beta', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('beta', 'parent', '{}') s;
+INSERT INTO ids SELECT 'b_child' || i, 'beta', s.task_id, s.run_id
+  FROM generate_series(1, 2) i,
+       durable_tasks.spawn_task('beta', 'child', jsonb_build_object('i', i),
+            jsonb_build_object('parent_task_id', (SELECT task_id FROM ids WHERE label = 'b_parent'))) s;
+SELECT 'cancel_tree:' || durable_tasks.cancel_task('beta', (SELECT task_id FROM ids WHERE label = 'b_parent'));
+INSERT INTO ids SELECT 'b_completed', 'beta', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('beta', 'send_receipt', '{"order": 1}') s;
+SELECT 'claim_b:' || (c.run_id = (SELECT run_id FROM ids WHERE label = 'b_completed'))
+  FROM durable_tasks.claim_task('beta', 'w1', 3600) c;
+SELECT durable_tasks.complete_run('beta', (SELECT run_id FROM ids WHERE label = 'b_completed'), '[1, 2, 3]');
+INSERT INTO ids SELECT 'b_pending', 'beta', s.task_id, s.run_id
+  FROM durable_tasks.spawn_task('beta', 'send_receipt', '{"order": 2}') s;
+
+-- what get_task (1.0 signature) reports, in label order
+SELECT 'get:' || i.label || ':' || g.state || ':' || g.attempts
+  FROM ids i, durable_tasks.get_task(i.queue, i.task_id) g
+ ORDER BY i.label;
+
+-- keep the ids for later checks
+CREATE TABLE public.ids AS SELECT * FROM ids;
+SQL
+)
+expected='claim_completed:true
+claim_failed:true
+fail_final:failed:true
+cancel:1
+claim_retried:true
+fail_retry:pending:2
+claim_running:true
+cancel_tree:3
+claim_b:true
+get:b_child1:cancelled:1
+get:b_child2:cancelled:1
+get:b_completed:completed:1
+get:b_parent:cancelled:1
+get:b_pending:pending:1
+get:cancelled:cancelled:1
+get:completed:completed:1
+get:delayed:pending:1
+get:failed:failed:1
+get:pending:pending:1
+get:retried:pending:2
+get:running:running:1'
+is "$out" "$expected" "A: 1.0 API (spawn/claim/complete/fail/cancel/get_task) served by the 1.1 library"
+
+is "$(q "$A" "SELECT string_agg(DISTINCT state, ',' ORDER BY state) FROM durable_tasks.t_alpha")" \
+    "cancelled,completed,failed,pending,running" "A: alpha has tasks in every state"
+is "$(q "$A" "SELECT count(*) FROM durable_tasks.t_alpha t JOIN durable_tasks.r_alpha r
+               ON r.run_id = t.last_run_id WHERE t.task_id = (SELECT task_id FROM ids WHERE label = 'delayed')
+               AND r.available_at > now() + interval '1 hour'")" \
+    "1" "A: the delayed task's run is scheduled in the future"
+is "$(q "$A" "SELECT count(*) FROM durable_tasks.r_alpha WHERE task_id = (SELECT task_id FROM ids WHERE label = 'retried')")" \
+    "2" "A: the retried task has two runs"
+
+# lease expiry and heartbeat at 1.0 (in the long-named queue, empty so far)
+out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$A" 2>&1 <<SQL | grep -v '^$'
+CREATE TEMP TABLE l AS SELECT * FROM durable_tasks.spawn_task('$LONGQ', 'lease', '{}',
+    options => '{"max_attempts": 2, "retry_strategy": {"kind": "none"}}');
+SELECT 'claim1:' || c.attempt FROM durable_tasks.claim_task('$LONGQ', 'w1', 1) c;
+SELECT pg_sleep(1.2);
+SELECT 'claim2:' || c.attempt || ':' || (c.task_id = (SELECT task_id FROM l))
+  FROM durable_tasks.claim_task('$LONGQ', 'w2', 3600) c;
+SELECT 'extend:' || (durable_tasks.extend_claim('$LONGQ', r.run_id, 7200) > now() + interval '1 hour')
+  FROM durable_tasks.r_$LONGQ r WHERE r.state = 'running';
+SELECT 'expired_run:' || r.state || ':' || (r.failure ->> 'error')
+  FROM durable_tasks.r_$LONGQ r WHERE r.run_id = (SELECT run_id FROM l);
+SQL
+)
+is "$out" "claim1:1
+claim2:2:true
+extend:true
+expired_run:failed:lease expired" "A: lease expiry and extend_claim at 1.0"
+
+# the 1.1 functions must not exist yet
+is "$(q "$A" "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE n.nspname = 'durable_tasks' AND p.proname IN ('task_fingerprint', 'alter_queue', 'add_idempotency_key')")" \
+    "0" "A: no 1.1 functions before the update"
+
+# checksums over the 1.0 columns, taken from the catalog before the update
+cols_of() {   # cols_of DB TABLE -> comma list of its current columns
+    q "$1" "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+            WHERE attrelid = 'durable_tasks.$2'::regclass AND attnum > 0 AND NOT attisdropped"
+}
+declare -A COLS
+TABLES=(queues t_alpha r_alpha t_beta r_beta)
+for tb in "${TABLES[@]}"; do
+    COLS[$tb]=$(cols_of "$A" "$tb")
+done
+checksum_sql() {  # checksum_sql TABLE: SQL printing "sum:TABLE:rows:md5" over the 1.0 columns
+    local key=${COLS[$1]%%,*}
+    printf '%s\n' "SELECT 'sum:$1:' || count(*) || ':' || md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x.$key), ''))
+          FROM (SELECT ${COLS[$1]} FROM durable_tasks.$1) x;"
+}
+relnodes() {  # relfilenodes of the tables and their indexes
+    q "$A" "SELECT string_agg(c.relname || '=' || c.relfilenode, ' ' ORDER BY c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i')
+              AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = c.oid
+                                 AND i.indisunique AND i.indpred IS NOT NULL)"
+}
+SUMS_SQL=$(for tb in "${TABLES[@]}"; do checksum_sql "$tb"; done)
+NODES_BEFORE=$(relnodes)
+
+# ---------------------------------------------------------------------------
+# the update, in a session that has used the queues at 1.0 (cached plans),
+# followed by a keyed spawn in the same session.  The checksums are taken in
+# the session right before the update.
+# ---------------------------------------------------------------------------
+out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$A" 2>&1 <<SQL
+SELECT 'pre:' || s.created FROM durable_tasks.spawn_task('alpha', 'warm_cache', '{}') s;
+SELECT 'claimable:' || count(*) FROM durable_tasks.claim_task('beta', 'w9', 3600) c;
+$SUMS_SQL
+ALTER EXTENSION durable_tasks UPDATE TO '1.1';
+SELECT 'post:' || s.created || ':' || s.state
+  FROM durable_tasks.spawn_task('alpha', 'keyed', '{"n": 1}', idempotency_key => 'same-session') s;
+SELECT 'post2:' || s.created || ':' || s.state
+  FROM durable_tasks.spawn_task('alpha', 'keyed', '{"n": 1}', idempotency_key => 'same-session') s;
+SQL
+)
+SUMS_BEFORE=$(grep '^sum:' <<<"$out")
+is "$(grep -v '^sum:' <<<"$out")" "pre:true
+claimable:1
+post:true:pending
+post2:false:pending" "A: ALTER EXTENSION UPDATE TO '1.1' in a session with cached plans, keyed spawn right after"
+# the keyed task made after the update is not part of the 1.0 rows
+q "$A" "DELETE FROM durable_tasks.t_alpha WHERE task_name = 'keyed'"
+is "$(q "$A" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" \
+    "1.1" "A: extension at version 1.1 after the update"
+
+SUMS_AFTER=$(q "$A" "$SUMS_SQL" 2>&1)
+for tb in "${TABLES[@]}"; do
+    is "$(grep "^sum:$tb:" <<<"$SUMS_AFTER")" "$(grep "^sum:$tb:" <<<"$SUMS_BEFORE")" \
+        "A: $tb rows unchanged by the update (checksum over the 1.0 columns)"
+done
+is "$(relnodes)" "$NODES_BEFORE" "A: no table or index of the schema was rewritten (relfilenodes unchanged)"
+diag "relfilenodes: $NODES_BEFORE"
+
+for tb in t_alpha t_beta; do
+    is "$(q "$A" "SELECT count(*) FILTER (WHERE idempotency_key IS NOT NULL OR key_released_at IS NOT NULL)
+                  || '/' || count(*) FROM durable_tasks.$tb")" \
+        "0/$(q "$A" "SELECT count(*) FROM durable_tasks.$tb")" "A: $tb: new key columns are null on old rows"
+done
+is "$(q "$A" "SELECT string_agg(queue_name || ':' || key_reuse || ':' || coalesce(dedup_ttl_seconds::text, 'null')
+                       || ':' || on_params_mismatch, ' ' ORDER BY queue_name) FROM durable_tasks.list_queues()")" \
+    "alpha:after_failure:null:ignore beta:after_failure:null:ignore $LONGQ:after_failure:null:ignore" \
+    "A: old queues get the default dedup settings"
+
+ikey_def() {  # the partial unique index of a queue (its name and the queue's replaced)
+    q "$1" "SELECT regexp_replace(replace(pg_get_indexdef(i.indexrelid), '$2', 'Q'),
+                                  '^CREATE UNIQUE INDEX [^ ]+ ON', 'CREATE UNIQUE INDEX <name> ON')
+            || ' valid=' || i.indisvalid
+            || ' ready=' || i.indisready
+            FROM pg_index i WHERE i.indrelid = 'durable_tasks.t_$2'::regclass AND i.indisunique
+              AND i.indpred IS NOT NULL"
+}
+IKEY='CREATE UNIQUE INDEX <name> ON durable_tasks.t_Q USING btree (idempotency_key) WHERE ((idempotency_key IS NOT NULL) AND (key_released_at IS NULL)) valid=true ready=true'
+for qn in $(q "$A" "SELECT queue_name FROM durable_tasks.queues ORDER BY 1"); do
+    is "$(ikey_def "$A" "$qn")" "$IKEY" "A: queue $qn has the partial unique index on idempotency_key"
+done
+
+# get_task (1.1 signature) on an old task
+is "$(q "$A" "SELECT g.state || ':' || g.attempts || ':' || coalesce(g.idempotency_key, 'null') || ':'
+               || coalesce(g.key_released_at::text, 'null') || ':' || g.headers::text
+               FROM durable_tasks.get_task('alpha', (SELECT task_id FROM ids WHERE label = 'retried')) g")" \
+    'pending:2:null:null:{"trace": "abc"}' "A: get_task (1.1) on a task made at 1.0"
+
+# old runs keep working: complete the run claimed at 1.0
+is "$(q_try "$A" "SELECT 'done' FROM durable_tasks.complete_run('alpha', (SELECT run_id FROM ids WHERE label = 'running'), '{\"done\": 1}');
+                  SELECT state FROM durable_tasks.t_alpha WHERE task_id = (SELECT task_id FROM ids WHERE label = 'running')")" \
+    "done
+completed" "A: a run claimed at 1.0 completes after the update"
+is "$(q "$A" "SELECT c.run_id = (SELECT run_id FROM ids WHERE label = 'pending')
+               FROM durable_tasks.claim_task('alpha', 'w4', 60) c")" "t" \
+    "A: claim after the update hands out the oldest 1.0 run"
+
+# keyed spawns on old queues
+out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$A" 2>&1 <<'SQL'
+CREATE TEMP TABLE s AS
+SELECT 'a1' AS l, * FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{"order": 9}', idempotency_key => 'order-9');
+INSERT INTO s SELECT 'a2', * FROM durable_tasks.spawn_task('alpha', 'other_name', '{"x": 1}', idempotency_key => 'order-9');
+INSERT INTO s SELECT 'b1', * FROM durable_tasks.spawn_task('beta', 'send_receipt', '{"order": 9}', idempotency_key => 'order-9');
+INSERT INTO s SELECT 'o1', * FROM durable_tasks.spawn_task('beta', 'fp', '{"b": [1, 2], "a": 1.0}', only_once => true);
+INSERT INTO s SELECT 'o2', * FROM durable_tasks.spawn_task('beta', 'fp', '{"a": 1, "b": [1, 2]}', only_once => true);
+SELECT l || ':' || created || ':' || state || ':' || attempt FROM s ORDER BY l;
+SELECT 'same_a:' || ((SELECT task_id FROM s WHERE l = 'a1') = (SELECT task_id FROM s WHERE l = 'a2'));
+SELECT 'other_queue:' || ((SELECT task_id FROM s WHERE l = 'a1') <> (SELECT task_id FROM s WHERE l = 'b1'));
+SELECT 'same_o:' || ((SELECT task_id FROM s WHERE l = 'o1') = (SELECT task_id FROM s WHERE l = 'o2'));
+SELECT 'key_o:' || (t.idempotency_key = durable_tasks.task_fingerprint('fp', '{"a": 1, "b": [1, 2]}'))
+  FROM durable_tasks.t_beta t WHERE t.task_id = (SELECT task_id FROM s WHERE l = 'o1');
+SELECT 'held_a:' || count(*) FROM durable_tasks.t_alpha WHERE idempotency_key = 'order-9';
+SQL
+)
+is "$out" "a1:true:pending:1
+a2:false:pending:1
+b1:true:pending:1
+o1:true:pending:1
+o2:false:pending:1
+same_a:true
+other_queue:true
+same_o:true
+key_o:true
+held_a:1" "A: keyed and only_once spawns deduplicate on queues created at 1.0"
+
+# after_failure on an old queue: a failed holder releases the key
+out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$A" 2>&1 <<'SQL'
+CREATE TEMP TABLE s AS SELECT 1 AS n, * FROM durable_tasks.spawn_task('beta', 'flaky', '{}', idempotency_key => 'flaky-1', options => '{"max_attempts": 1}');
+SELECT 'claimed:' || count(*) FROM durable_tasks.claim_task('beta', 'w5', 60, 10) c WHERE c.task_id = (SELECT task_id FROM s);
+SELECT 'failed:' || f.task_state FROM durable_tasks.fail_run('beta', (SELECT run_id FROM s), '{}') f;
+INSERT INTO s SELECT 2, * FROM durable_tasks.spawn_task('beta', 'flaky', '{}', idempotency_key => 'flaky-1');
+SELECT 'respawn:' || created || ':' || (task_id <> (SELECT task_id FROM s WHERE n = 1)) FROM s WHERE n = 2;
+SELECT 'released:' || (key_released_at IS NOT NULL) FROM durable_tasks.t_beta WHERE task_id = (SELECT task_id FROM s WHERE n = 1);
+SQL
+)
+is "$out" "claimed:1
+failed:failed
+respawn:true:true
+released:true" "A: after a failure the key is released and a new task created (old queue)"
+
+is "$(q "$A" "SELECT s.created FROM durable_tasks.spawn_task('$LONGQ', 'x', '{}', only_once => true) s;
+               SELECT s.created FROM durable_tasks.spawn_task('$LONGQ', 'x', '{}', only_once => true) s")" \
+    "t
+f" "A: only_once spawn on the 48-character queue created at 1.0"
+
+# a queue created after the update has the same layout as the upgraded ones
+layout() {  # layout DB QUEUE: tables of the queue with the name replaced by Q
+    q "$1" "
+    WITH rel AS (
+        SELECT c.oid, c.relname FROM pg_class c
+        WHERE c.oid IN ('durable_tasks.t_$2'::regclass, 'durable_tasks.r_$2'::regclass))
+    SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+        SELECT replace(rel.relname, '$2', 'Q') || ' col ' || a.attnum || ' ' || a.attname || ' '
+               || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
+               || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-') AS line
+          FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        UNION ALL
+        SELECT replace(rel.relname || ' con ' || co.conname || ' ' || pg_get_constraintdef(co.oid), '$2', 'Q')
+          FROM rel JOIN pg_constraint co ON co.conrelid = rel.oid
+        UNION ALL
+        SELECT replace(pg_get_indexdef(i.indexrelid), '$2', 'Q')
+          FROM rel JOIN pg_index i ON i.indrelid = rel.oid) x"
+}
+q "$A" "SELECT durable_tasks.create_queue('gamma')" >/dev/null
+L_ALPHA=$(layout "$A" alpha)
+L_GAMMA=$(layout "$A" gamma)
+if [ "$L_ALPHA" = "$L_GAMMA" ] && [ -n "$L_ALPHA" ]; then
+    ok "A: a queue created after the update has the layout of an upgraded one"
+else
+    not_ok "A: a queue created after the update has the layout of an upgraded one"
+    diag "$(diff <(echo "$L_ALPHA") <(echo "$L_GAMMA"))"
+fi
+is "$(ikey_def "$A" gamma)" "$IKEY" "A: the new queue has the partial unique index"
+
+# ---------------------------------------------------------------------------
+# (b) fresh 1.1 database with the same queues; compare the schemas
+# ---------------------------------------------------------------------------
+q "$B" "CREATE EXTENSION durable_tasks" >/dev/null
+is "$(q "$B" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" \
+    "1.1" "B: fresh install is at version 1.1"
+q "$B" "SELECT durable_tasks.create_queue('alpha'); SELECT durable_tasks.create_queue('beta');
+        SELECT durable_tasks.create_queue('$LONGQ'); SELECT durable_tasks.create_queue('gamma')" >/dev/null
+L_B_ALPHA=$(layout "$B" alpha)
+is "$L_B_ALPHA" "$L_ALPHA" "B: a fresh 1.1 queue has the layout of an upgraded one"
+
+CATALOG_SQL="
+WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'durable_tasks'),
+     nsp AS (SELECT oid FROM pg_namespace WHERE nspname = 'durable_tasks'),
+     rel AS (SELECT c.oid, c.relname, c.relkind FROM pg_class c, nsp WHERE c.relnamespace = nsp.oid)
+SELECT line FROM (
+    SELECT 1 AS k, 'relation ' || relname || ' kind=' || relkind::text
+           || ' acl=' || coalesce((SELECT relacl::text FROM pg_class WHERE oid = rel.oid), '-')
+           || ' comment=' || coalesce(obj_description(rel.oid, 'pg_class'), '-') AS line
+      FROM rel
+    UNION ALL
+    SELECT 2, 'column ' || rel.relname || '.' || a.attname || ' #' || a.attnum || ' '
+              || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
+              || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+              || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
+              || ' collation=' || a.attcollation::regcollation::text
+      FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    UNION ALL
+    SELECT 3, 'constraint ' || rel.relname || '.' || co.conname || ' ' || pg_get_constraintdef(co.oid)
+              || ' deferrable=' || co.condeferrable
+      FROM rel JOIN pg_constraint co ON co.conrelid = rel.oid
+    UNION ALL
+    SELECT 4, 'index ' || pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid
+      FROM rel JOIN pg_index i ON i.indrelid = rel.oid
+    UNION ALL
+    SELECT 5, 'trigger ' || pg_get_triggerdef(tg.oid) || ' enabled=' || tg.tgenabled::text
+      FROM rel JOIN pg_trigger tg ON tg.tgrelid = rel.oid AND NOT tg.tgisinternal
+    UNION ALL
+    SELECT 6, 'function ' || p.oid::regprocedure::text || ' owner-acl=' || coalesce(p.proacl::text, '-')
+              || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '-') || E'\n'
+              || pg_get_functiondef(p.oid)
+      FROM pg_proc p, nsp WHERE p.pronamespace = nsp.oid
+    UNION ALL
+    SELECT 7, 'type ' || t.oid::regtype::text || ' typtype=' || t.typtype::text
+      FROM pg_type t, nsp WHERE t.typnamespace = nsp.oid
+    UNION ALL
+    SELECT 8, 'member ' || pg_describe_object(dep.classid, dep.objid, dep.objsubid)
+      FROM pg_depend dep, ext
+     WHERE dep.refclassid = 'pg_extension'::regclass AND dep.refobjid = ext.oid AND dep.deptype = 'e'
+    UNION ALL
+    SELECT 9, 'config ' || coalesce((SELECT string_agg(c::regclass::text || ' where ' || w, ', ')
+                                       FROM unnest(e.extconfig, e.extcondition) AS u(c, w)), '-')
+              || ' relocatable=' || e.extrelocatable || ' schema=' || e.extnamespace::regnamespace::text
+      FROM pg_extension e, ext WHERE e.oid = ext.oid
+) x ORDER BY k, line"
+q "$A" "$CATALOG_SQL" >"$T_SCRATCH/catalog_a.txt"
+q "$B" "$CATALOG_SQL" >"$T_SCRATCH/catalog_b.txt"
+if [ -s "$T_SCRATCH/catalog_a.txt" ] && diff -u "$T_SCRATCH/catalog_a.txt" "$T_SCRATCH/catalog_b.txt" >"$T_SCRATCH/catalog.diff"; then
+    ok "catalog of 1.0+update is identical to a fresh 1.1 install ($(grep -c '' "$T_SCRATCH/catalog_a.txt") lines)"
+else
+    not_ok "catalog of 1.0+update is identical to a fresh 1.1 install"
+    diag "$(sed 's/^/  /' "$T_SCRATCH/catalog.diff")"
+fi
+
+# the trigger on the registry is there in both (and is what invalidates caches)
+is "$(q "$A" "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'durable_tasks.queues'::regclass AND NOT tgisinternal")" \
+    "1" "A: the registry trigger exists after the update"
+
+dump_schema() {
+    pg_dump --schema-only -d "$1" | grep -Ev '^\\(un)?restrict ' >"$2"
+}
+q "$A" "DROP TABLE public.ids"      # our helper table: not part of the comparison
+dump_schema "$A" "$T_SCRATCH/dump_a.sql"
+dump_schema "$B" "$T_SCRATCH/dump_b.sql"
+if [ -s "$T_SCRATCH/dump_a.sql" ] && diff -u "$T_SCRATCH/dump_a.sql" "$T_SCRATCH/dump_b.sql" >"$T_SCRATCH/dump.diff"; then
+    ok "pg_dump --schema-only of 1.0+update equals a fresh 1.1 install"
+else
+    not_ok "pg_dump --schema-only of 1.0+update equals a fresh 1.1 install"
+    diag "$(sed 's/^/  /' "$T_SCRATCH/dump.diff")"
+fi
+if grep -q '^CREATE TABLE durable_tasks.t_alpha ' "$T_SCRATCH/dump_a.sql"; then
+    ok "the schema dump includes the queue tables"
+else
+    not_ok "the schema dump includes the queue tables"
+fi
+
+# The upgraded database survives pg_dump -Fc / pg_restore with all its rows.
+C=dt_t010_c
+dt_newdb "$C"
+ALL_SUMS="SELECT string_agg(c.relname || ':' || (xpath('/row/c/text()',
+             query_to_xml(format('SELECT count(*) || '':'' || md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), '''')) AS c FROM %s t',
+                                 c.oid::regclass), false, true, '')))[1]::text, ' ' ORDER BY c.relname)
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'durable_tasks' AND c.relkind = 'r'"
+if pg_dump -Fc -f "$T_SCRATCH/a.dump" -d "$A" 2>"$T_SCRATCH/a.dump.err" &&
+    pg_restore --exit-on-error -d "$C" "$T_SCRATCH/a.dump" 2>"$T_SCRATCH/a.restore.err"; then
+    ok "upgraded database: pg_dump -Fc and pg_restore succeed"
+else
+    not_ok "upgraded database: pg_dump -Fc and pg_restore succeed"
+    diag "$(cat "$T_SCRATCH/a.dump.err" "$T_SCRATCH/a.restore.err")"
+fi
+is "$(q "$C" "$ALL_SUMS")" "$(q "$A" "$ALL_SUMS")" "upgraded database: every row of the registry and the queues restored"
+is "$(q "$C" "SELECT s.created FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{\"order\": 9}', idempotency_key => 'order-9') s")" \
+    "f" "upgraded database, restored: keys still deduplicate"
+
+dt_finish
