@@ -31,6 +31,8 @@
 
 #include "durable_tasks.h"
 
+PG_FUNCTION_INFO_V1(dt_check_queue_options);
+
 #define DT_DEFAULT_MAX_ATTEMPTS		5
 #define DT_MAX_MAX_ATTEMPTS			10000
 #define DT_DEFAULT_RETRY_STRATEGY \
@@ -468,10 +470,8 @@ dt_queue_option(const char *key, JsonbValue *v, void *arg pg_attribute_unused())
  * durable_tasks.check_queue_options(options jsonb) RETURNS void
  *
  * Validates create_queue/alter_queue options with the same rules as the
- * per-spawn deduplication options.
+ * per-spawn deduplication options.  Takes no locks.
  */
-PG_FUNCTION_INFO_V1(dt_check_queue_options);
-
 Datum
 dt_check_queue_options(PG_FUNCTION_ARGS)
 {
