@@ -55,6 +55,7 @@ AS $fn$
 DECLARE
     t text := 't_' || add_idempotency_key.queue_name;
 BEGIN
+    PERFORM durable_tasks.check_queue(add_idempotency_key.queue_name);
     EXECUTE pg_catalog.format(
         'ALTER TABLE durable_tasks.%I ADD COLUMN idempotency_key text, '
         'ADD COLUMN key_released_at timestamptz', t);

@@ -213,8 +213,8 @@ LANGUAGE C VOLATILE;
 --
 
 -- Cancels the task and, through parent_task_id, all its non-terminal
--- descendants.  Returns how many tasks it cancelled (0 when the task was
--- already terminal).  Locks runs before tasks, as claim and finish do.
+-- descendants.  Returns how many tasks it cancelled (0 when they were all
+-- terminal already).  Locks runs before tasks, as claim and finish do.
 CREATE FUNCTION durable_tasks.cancel_task(queue_name text, task_id uuid)
 RETURNS integer
 LANGUAGE plpgsql

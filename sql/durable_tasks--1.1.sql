@@ -115,8 +115,8 @@ LANGUAGE C VOLATILE;
 --
 
 -- Cancels the task and, through parent_task_id, all its non-terminal
--- descendants.  Returns how many tasks it cancelled (0 when the task was
--- already terminal).  Locks runs before tasks, as claim and finish do.
+-- descendants.  Returns how many tasks it cancelled (0 when they were all
+-- terminal already).  Locks runs before tasks, as claim and finish do.
 CREATE FUNCTION durable_tasks.cancel_task(queue_name text, task_id uuid)
 RETURNS integer
 LANGUAGE plpgsql
@@ -216,6 +216,7 @@ AS $fn$
 DECLARE
     t text := 't_' || add_idempotency_key.queue_name;
 BEGIN
+    PERFORM durable_tasks.check_queue(add_idempotency_key.queue_name);
     EXECUTE pg_catalog.format(
         'ALTER TABLE durable_tasks.%I ADD COLUMN idempotency_key text, '
         'ADD COLUMN key_released_at timestamptz', t);

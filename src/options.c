@@ -5,13 +5,14 @@
  *
  * Options arrive as a jsonb object.  Every key is checked against the
  * known set and every value against its type and range; a bad option gets
- * SQLSTATE 22023 and a message naming it.  The retry strategy is stored
+ * SQLSTATE 22023 and a message naming it (a timestamp or uuid the input
+ * function rejects keeps that function's SQLSTATE, with the option named
+ * in the context).  Parsing needs no SQL.  The retry strategy is stored
  * on the task as given (once validated) and parsed again here when a run
  * fails, so the rules live in one place.
  *
- * The deduplication options (1.1) are parsed on their own by
- * dt_parse_dedup_options: spawn reads them before it knows whether the key
- * is already held, and leaves the rest for when it has to create a task.
+ * dt_parse_dedup_options reads the three deduplication options (1.1) on
+ * top of a queue's defaults, with keyed lookups.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -98,7 +99,8 @@ dt_option_number(const char *name, JsonbValue *v, double min, double max,
 	if (v->type != jbvNumeric)
 		dt_option_type_error(name, integral ? "an integer" : "a number", v);
 
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+	/* out-of-range values become +-Inf or 0, and fail the check below */
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 										   NumericGetDatum(v->val.numeric)));
 	if ((integral && d != floor(d)) || !(d >= min && d <= max))
 		ereport(ERROR,
@@ -256,6 +258,48 @@ dt_cancellation_option(const char *key, JsonbValue *v,
 				 errhint("Valid keys are max_delay and max_duration.")));
 }
 
+/* ---- deduplication options (1.1) ---- */
+
+static DtKeyReuse
+dt_parse_key_reuse(const char *name, JsonbValue *v)
+{
+	char	   *s = dt_option_string(name, v);
+
+	if (strcmp(s, "after_failure") == 0)
+		return DT_KEY_REUSE_AFTER_FAILURE;
+	if (strcmp(s, "after_finish") == 0)
+		return DT_KEY_REUSE_AFTER_FINISH;
+	if (strcmp(s, "never") == 0)
+		return DT_KEY_REUSE_NEVER;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value \"%s\" for option \"%s\"", s, name),
+			 errhint("Valid values are after_failure, after_finish and never.")));
+	pg_unreachable();
+}
+
+static bool
+dt_parse_mismatch(const char *name, JsonbValue *v)
+{
+	char	   *s = dt_option_string(name, v);
+
+	if (strcmp(s, "ignore") != 0 && strcmp(s, "error") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for option \"%s\"", s, name),
+				 errhint("Valid values are ignore and error.")));
+	return strcmp(s, "error") == 0;
+}
+
+/* dedup_ttl_seconds: whole seconds, or JSON null (0 here) for no expiry */
+static int32
+dt_parse_ttl(const char *name, JsonbValue *v)
+{
+	if (v->type == jbvNull)
+		return 0;
+	return (int32) dt_option_number(name, v, 1, DT_MAX_SECONDS, true);
+}
+
 /* ---- spawn options ---- */
 
 /* The default retry strategy, parsed once per backend. */
@@ -306,6 +350,10 @@ dt_spawn_option(const char *key, JsonbValue *v, void *arg)
 	{
 		out->available_at =
 			DatumGetTimestampTz(dt_option_input(key, v, timestamptz_in));
+		if (TIMESTAMP_NOT_FINITE(out->available_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"available_at\" must be a finite timestamp")));
 		st->has_available_at = true;
 	}
 	else if (strcmp(key, "delay_seconds") == 0)
@@ -326,11 +374,12 @@ dt_spawn_option(const char *key, JsonbValue *v, void *arg)
 			   sizeof(pg_uuid_t));
 		out->has_parent = true;
 	}
-	else if (st->allow_dedup &&
-			 (strcmp(key, "key_reuse") == 0 ||
-			  strcmp(key, "dedup_ttl_seconds") == 0 ||
-			  strcmp(key, "on_params_mismatch") == 0))
-		 /* validated by dt_parse_dedup_options */ ;
+	else if (st->allow_dedup && strcmp(key, "key_reuse") == 0)
+		dt_parse_key_reuse(key, v);
+	else if (st->allow_dedup && strcmp(key, "dedup_ttl_seconds") == 0)
+		dt_parse_ttl(key, v);
+	else if (st->allow_dedup && strcmp(key, "on_params_mismatch") == 0)
+		dt_parse_mismatch(key, v);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -370,39 +419,6 @@ dt_parse_spawn_options(Jsonb *options, bool allow_dedup, DtSpawnOptions *out)
 		out->retry_strategy = dt_default_retry_strategy();
 }
 
-/* ---- deduplication options (1.1) ---- */
-
-static DtKeyReuse
-dt_parse_key_reuse(const char *name, JsonbValue *v)
-{
-	char	   *s = dt_option_string(name, v);
-
-	if (strcmp(s, "after_failure") == 0)
-		return DT_KEY_REUSE_AFTER_FAILURE;
-	if (strcmp(s, "after_finish") == 0)
-		return DT_KEY_REUSE_AFTER_FINISH;
-	if (strcmp(s, "never") == 0)
-		return DT_KEY_REUSE_NEVER;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value \"%s\" for option \"%s\"", s, name),
-			 errhint("Valid values are after_failure, after_finish and never.")));
-	pg_unreachable();
-}
-
-static bool
-dt_parse_mismatch(const char *name, JsonbValue *v)
-{
-	char	   *s = dt_option_string(name, v);
-
-	if (strcmp(s, "ignore") != 0 && strcmp(s, "error") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value \"%s\" for option \"%s\"", s, name),
-				 errhint("Valid values are ignore and error.")));
-	return strcmp(s, "error") == 0;
-}
-
 static JsonbValue *
 dt_find_option(Jsonb *options, const char *key, JsonbValue *buf)
 {
@@ -437,9 +453,7 @@ dt_parse_dedup_options(Jsonb *options, const DtDedupPolicy *dflt,
 	if ((v = dt_find_option(options, "dedup_ttl_seconds", &buf)) != NULL)
 	{
 		out->has_ttl = v->type != jbvNull;
-		out->dedup_ttl_seconds = !out->has_ttl ? 0 :
-			(int32) dt_option_number("dedup_ttl_seconds", v, 1,
-									 DT_MAX_SECONDS, true);
+		out->dedup_ttl_seconds = dt_parse_ttl("dedup_ttl_seconds", v);
 	}
 	if ((v = dt_find_option(options, "on_params_mismatch", &buf)) != NULL)
 		out->mismatch_error = dt_parse_mismatch("on_params_mismatch", v);
@@ -453,10 +467,7 @@ dt_queue_option(const char *key, JsonbValue *v, void *arg pg_attribute_unused())
 	if (strcmp(key, "key_reuse") == 0)
 		dt_parse_key_reuse(key, v);
 	else if (strcmp(key, "dedup_ttl_seconds") == 0)
-	{
-		if (v->type != jbvNull)
-			dt_option_number(key, v, 1, DT_MAX_SECONDS, true);
-	}
+		dt_parse_ttl(key, v);
 	else if (strcmp(key, "on_params_mismatch") == 0)
 		dt_parse_mismatch(key, v);
 	else

@@ -26,8 +26,10 @@
  * the executor raises 40001 when a conflicting row or a concurrent update
  * is outside the snapshot; we never insert a duplicate.
  *
- * Nothing is generated, parsed or written before a hit is ruled out: the
- * hit path is one index probe and the holder check.
+ * Nothing is generated or written, and no SQL but the probe runs, before
+ * a hit is ruled out: the hit path is the argument checks (options are
+ * validated in memory, as for any spawn), one index probe and the holder
+ * check.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -107,9 +109,6 @@ static const DtPlanDef plan_key_release = {
 	2, {UUIDOID, TEXTOID}
 };
 
-/* Policy checked against when a spawn has no key. */
-static const DtDedupPolicy dt_default_policy = {DT_KEY_REUSE_AFTER_FAILURE};
-
 /* What spawn_task returns. */
 typedef struct DtSpawnResult
 {
@@ -146,23 +145,20 @@ dt_check_parent(DtQueue *queue, pg_uuid_t *parent)
 }
 
 /*
- * Create the task and its first run.  allow_dedup accepts the 1.1
- * deduplication options (already parsed by the caller).  With a key, returns false (writing
+ * Create the task and its first run, with options already parsed.  With a
+ * key, returns false (writing
  * nothing) if another task holds the key by the time we insert.
  */
 static bool
 dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
-				Jsonb *options, bool allow_dedup, const char *key,
-				DtSpawnResult *res)
+				DtSpawnOptions *opts, const char *key, DtSpawnResult *res)
 {
-	DtSpawnOptions opts;
 	Datum		args[11];
 	char		nulls[11];
 	int			ret;
 
-	dt_parse_spawn_options(options, allow_dedup, &opts);
-	if (opts.has_parent)
-		dt_check_parent(queue, &opts.parent_task_id);
+	if (opts->has_parent)
+		dt_check_parent(queue, &opts->parent_task_id);
 
 	dt_uuid_v7_generate(&res->task_id);
 	dt_uuid_v7_generate(&res->run_id);
@@ -173,16 +169,16 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 	args[0] = UUIDPGetDatum(&res->task_id);
 	args[1] = CStringGetTextDatum(task_name);
 	args[2] = JsonbPGetDatum(params);
-	args[3] = PointerGetDatum(opts.headers);
-	nulls[3] = opts.headers ? ' ' : 'n';
-	args[4] = JsonbPGetDatum(opts.retry_strategy);
-	args[5] = Int32GetDatum(opts.max_attempts);
-	args[6] = PointerGetDatum(opts.cancellation);
-	nulls[6] = opts.cancellation ? ' ' : 'n';
-	args[7] = UUIDPGetDatum(&opts.parent_task_id);
-	nulls[7] = opts.has_parent ? ' ' : 'n';
+	args[3] = PointerGetDatum(opts->headers);
+	nulls[3] = opts->headers ? ' ' : 'n';
+	args[4] = JsonbPGetDatum(opts->retry_strategy);
+	args[5] = Int32GetDatum(opts->max_attempts);
+	args[6] = PointerGetDatum(opts->cancellation);
+	nulls[6] = opts->cancellation ? ' ' : 'n';
+	args[7] = UUIDPGetDatum(&opts->parent_task_id);
+	nulls[7] = opts->has_parent ? ' ' : 'n';
 	args[8] = UUIDPGetDatum(&res->run_id);
-	args[9] = TimestampTzGetDatum(opts.available_at);
+	args[9] = TimestampTzGetDatum(opts->available_at);
 
 	if (key == NULL)
 	{
@@ -327,8 +323,8 @@ dt_release_key(DtQueue *queue, DtHolder *holder)
  */
 static void
 dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
-			   Jsonb *options, const char *key, bool explicit_key,
-			   DtSpawnResult *res)
+			   Jsonb *options, DtSpawnOptions *opts, const char *key,
+			   bool explicit_key, DtSpawnResult *res)
 {
 	DtDedupPolicy policy;
 	DtHolder	holder;
@@ -352,7 +348,7 @@ dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
 				continue;
 		}
 
-		if (dt_spawn_create(queue, task_name, params, options, true, key, res))
+		if (dt_spawn_create(queue, task_name, params, opts, key, res))
 			return;
 	}
 
@@ -379,6 +375,7 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	char	   *task_name;
 	Jsonb	   *params;
 	Jsonb	   *options;
+	DtSpawnOptions opts;
 	DtSpawnResult res;
 	Datum		values[4];
 	bool		nulls[4] = {0};
@@ -388,9 +385,10 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");
 	options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	dt_parse_spawn_options(options, false, &opts);
 
 	dt_spi_connect();
-	dt_spawn_create(queue, task_name, params, options, false, NULL, &res);
+	dt_spawn_create(queue, task_name, params, &opts, NULL, &res);
 
 	values[0] = UUIDPGetDatum(&res.task_id);
 	values[1] = UUIDPGetDatum(&res.run_id);
@@ -422,6 +420,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 	Jsonb	   *params;
 	Jsonb	   *options;
 	char	   *key = NULL;
+	DtSpawnOptions opts;
 	DtSpawnResult res;
 	Datum		values[5];
 	bool		nulls[5] = {0};
@@ -438,22 +437,18 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 		key = dt_arg_cstring(fcinfo, 4, "idempotency_key",
 							 DT_IDEMPOTENCY_KEY_MAXLEN);
 	options = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5);
+	dt_parse_spawn_options(options, true, &opts);
 
 	dt_spi_connect();
 
 	if (key != NULL)
-		dt_spawn_keyed(queue, task_name, params, options, key, true, &res);
+		dt_spawn_keyed(queue, task_name, params, options, &opts, key, true,
+					   &res);
 	else if (PG_GETARG_BOOL(3))
-		dt_spawn_keyed(queue, task_name, params, options,
+		dt_spawn_keyed(queue, task_name, params, options, &opts,
 					   dt_fingerprint(task_name, params), false, &res);
 	else
-	{
-		DtDedupPolicy unused;
-
-		/* no key: the dedup options only need to be valid */
-		dt_parse_dedup_options(options, &dt_default_policy, &unused);
-		dt_spawn_create(queue, task_name, params, options, true, NULL, &res);
-	}
+		dt_spawn_create(queue, task_name, params, &opts, NULL, &res);
 
 	values[0] = UUIDPGetDatum(&res.task_id);
 	values[1] = UUIDPGetDatum(&res.run_id);
