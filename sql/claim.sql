@@ -1,0 +1,195 @@
+--
+-- claim: claim_task (order, qty, claim_timeout), extend_claim, lease expiry.
+--
+CREATE FUNCTION pg_temp.err(sql text) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    st  text;
+    msg text;
+    ctx text;
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                            ctx = PG_EXCEPTION_CONTEXT;
+    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
+                          '<uuid>', 'g');
+    ctx := split_part(ctx, E'\n', 1);
+    IF ctx LIKE 'while %' THEN
+        msg := msg || ' [' || ctx || ']';
+    END IF;
+    RETURN st || ': ' || msg;
+END
+$fn$;
+
+SELECT durable_tasks.create_queue('cl_q');
+
+-- nothing to claim in an empty queue
+SELECT count(*) AS claimed FROM durable_tasks.claim_task('cl_q', 'w1');
+
+--
+-- Ready runs come out in order of availability (then of run id, which is
+-- spawn order); future runs are not ready
+--
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'a', '{"n": 1}',
+         options => '{"headers": {"h": "a"}, "max_attempts": 2}');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'b', '{"n": 2}');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'future', '{"n": 0}',
+         options => '{"available_at": "2999-01-01 00:00:00+00"}');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'c', '{"n": 3}');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'early', '{"n": 4}',
+         options => '{"available_at": "2000-01-01 00:00:00+00"}');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'delayed', '{"n": 5}',
+         options => '{"delay_seconds": 3600}');
+BEGIN;
+SELECT task_name, attempt, params, headers, max_attempts,
+       extract(epoch FROM claim_expires_at - now()) AS lease_seconds
+  FROM durable_tasks.claim_task('cl_q', 'w1', qty => 10);
+COMMIT;
+-- the claimed runs are running, leased to w1; their tasks are running
+SELECT t.task_name, r.state AS run_state, r.claimed_by, t.state AS task_state,
+       r.started_at IS NOT NULL AS run_started,
+       t.first_started_at IS NOT NULL AS task_started
+  FROM durable_tasks.r_cl_q r JOIN durable_tasks.t_cl_q t USING (task_id)
+ ORDER BY t.task_name;
+-- never handed out twice
+SELECT count(*) AS claimed FROM durable_tasks.claim_task('cl_q', 'w2', qty => 10);
+
+-- within one transaction all spawns share now(): run id order decides
+BEGIN;
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'x1');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'x2');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'x3');
+SELECT task_name FROM durable_tasks.claim_task('cl_q', 'w1', qty => 10);
+COMMIT;
+
+--
+-- qty: at most qty runs per call; successive calls get disjoint runs
+--
+CREATE TEMP TABLE claimed (call int, run_id uuid, task_id uuid, task_name text);
+SELECT count(*) AS spawned
+  FROM generate_series(1, 5) i,
+       LATERAL durable_tasks.spawn_task('cl_q', 'batch', jsonb_build_object('i', i));
+INSERT INTO claimed SELECT 1, run_id, task_id, task_name FROM durable_tasks.claim_task('cl_q', 'w1', qty => 2);
+INSERT INTO claimed SELECT 2, run_id, task_id, task_name FROM durable_tasks.claim_task('cl_q', 'w2', qty => 2);
+INSERT INTO claimed SELECT 3, run_id, task_id, task_name FROM durable_tasks.claim_task('cl_q', 'w3', qty => 2);
+INSERT INTO claimed SELECT 4, run_id, task_id, task_name FROM durable_tasks.claim_task('cl_q', 'w4', qty => 2);
+SELECT call, count(*) AS runs FROM claimed GROUP BY call ORDER BY call;
+SELECT count(*) AS runs, count(DISTINCT run_id) AS distinct_runs,
+       count(DISTINCT task_id) AS distinct_tasks
+  FROM claimed;
+-- each claimed run belongs to the claiming worker
+SELECT c.call, r.claimed_by, count(*) AS runs
+  FROM claimed c JOIN durable_tasks.r_cl_q r USING (run_id)
+ GROUP BY c.call, r.claimed_by ORDER BY c.call;
+-- in spawn order: the params show it
+SELECT c.call, t.params
+  FROM claimed c JOIN durable_tasks.t_cl_q t USING (task_id)
+ ORDER BY c.call, (t.params ->> 'i')::int;
+
+--
+-- claim_timeout_seconds sets the lease; the default is 30 seconds
+--
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'lease');
+SELECT created FROM durable_tasks.spawn_task('cl_q', 'lease');
+BEGIN;
+SELECT task_name, extract(epoch FROM claim_expires_at - now()) AS lease_seconds
+  FROM durable_tasks.claim_task('cl_q', 'w1', claim_timeout_seconds => 120);
+SELECT task_name, extract(epoch FROM claim_expires_at - now()) AS lease_seconds
+  FROM durable_tasks.claim_task('cl_q', 'w1', 86400);
+COMMIT;
+
+--
+-- extend_claim: moves the expiry to now() + seconds and returns it
+--
+SELECT task_id AS et, run_id AS er FROM durable_tasks.spawn_task('cl_q', 'extend') \gset
+SELECT run_id = :'er' AS same_run FROM durable_tasks.claim_task('cl_q', 'w1', 10);
+BEGIN;
+SELECT extract(epoch FROM durable_tasks.extend_claim('cl_q', :'er', 300) - now()) AS new_lease_seconds;
+SELECT extract(epoch FROM claim_expires_at - now()) AS stored_lease_seconds FROM durable_tasks.r_cl_q WHERE run_id = :'er';
+COMMIT;
+BEGIN;
+SELECT extract(epoch FROM durable_tasks.extend_claim('cl_q', :'er', 5) - now()) AS shorter_lease_seconds;
+SELECT extract(epoch FROM claim_expires_at - now()) AS stored_lease_seconds FROM durable_tasks.r_cl_q WHERE run_id = :'er';
+COMMIT;
+SELECT durable_tasks.extend_claim(queue_name => 'cl_q', run_id => :'er', seconds => 60) > now() AS named_args;
+-- the run is still running for w1
+SELECT state, claimed_by FROM durable_tasks.r_cl_q WHERE run_id = :'er';
+-- errors: unknown run (P0002), a run that is not running (55000)
+SELECT pg_temp.err($$SELECT durable_tasks.extend_claim('cl_q', '00000000-0000-7000-8000-000000000000', 10)$$);
+SELECT run_id AS pr FROM durable_tasks.spawn_task('cl_q', 'pending_one',
+         options => '{"delay_seconds": 3600}') \gset
+SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'pr'));
+SELECT durable_tasks.complete_run('cl_q', :'er', '{"ok": true}');
+SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'er'));
+-- a run of another queue is unknown here
+SELECT durable_tasks.create_queue('cl_other');
+SELECT run_id AS orun FROM durable_tasks.spawn_task('cl_other', 'o') \gset
+SELECT count(*) FROM durable_tasks.claim_task('cl_other', 'w1');
+SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'orun'));
+SELECT durable_tasks.drop_queue('cl_other');
+
+--
+-- Lease expiry.  Three tasks are claimed with a 1 second lease:
+--   le_retry   retries at once (kind none), 3 attempts
+--   le_last    max_attempts 1: the expiry fails the task
+--   le_backoff fixed 3600 s: the retry waits an hour
+--
+SELECT task_id AS lt, run_id AS lr FROM durable_tasks.spawn_task('cl_q', 'le_retry',
+         options => '{"retry_strategy": {"kind": "none"}, "max_attempts": 3}') \gset
+SELECT task_id AS mt, run_id AS mr FROM durable_tasks.spawn_task('cl_q', 'le_last',
+         options => '{"max_attempts": 1}') \gset
+SELECT task_id AS bt, run_id AS br FROM durable_tasks.spawn_task('cl_q', 'le_backoff',
+         options => '{"retry_strategy": {"kind": "fixed", "base_seconds": 3600}}') \gset
+-- (one transaction: now() does not move, so the leases cannot run out
+-- before the extend_claim, however slow the machine)
+BEGIN;
+SELECT task_name, attempt FROM durable_tasks.claim_task('cl_q', 'w1',
+         claim_timeout_seconds => 1, qty => 3);
+-- w1 holds the leases
+SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 1)', 'cl_q', :'lr'));
+COMMIT;
+SELECT pg_sleep(1.1);
+-- expired but not yet handed out again: completing, failing or extending
+-- the run is refused (55000), and changes nothing
+SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'lr'));
+SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'cl_q', :'lr'));
+SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'cl_q', :'lr'));
+SELECT state, claimed_by FROM durable_tasks.r_cl_q WHERE run_id = :'lr';
+-- another worker's claim fails the expired runs and gets le_retry's retry
+-- (attempt 2) at once
+SELECT task_id = :'lt' AS same_task, run_id <> :'lr' AS new_run, task_name, attempt
+  FROM durable_tasks.claim_task('cl_q', 'w2', qty => 3);
+-- the expired runs failed with reason 'lease expired'
+SELECT t.task_name, r.attempt, r.state, r.failure ->> 'error' AS error,
+       r.failure ->> 'worker_id' AS worker_id,
+       (r.failure ->> 'claim_expires_at')::timestamptz < now() AS expired_in_past,
+       r.finished_at IS NOT NULL AS finished
+  FROM durable_tasks.r_cl_q r JOIN durable_tasks.t_cl_q t USING (task_id)
+ WHERE r.run_id IN (:'lr', :'mr', :'br') ORDER BY t.task_name;
+-- the tasks: le_retry is running attempt 2, le_last failed, le_backoff waits
+SELECT task_name, state, attempts, failure ->> 'error' AS failure,
+       finished_at IS NOT NULL AS finished
+  FROM durable_tasks.t_cl_q WHERE task_id IN (:'lt', :'mt', :'bt') ORDER BY task_name;
+SELECT t.task_name, r.attempt, r.state, r.claimed_by,
+       extract(epoch FROM r.available_at -
+               (SELECT finished_at FROM durable_tasks.r_cl_q WHERE run_id = :'br'))
+         AS seconds_after_failure
+  FROM durable_tasks.r_cl_q r JOIN durable_tasks.t_cl_q t USING (task_id)
+ WHERE r.task_id IN (:'lt', :'bt') AND r.attempt = 2 ORDER BY t.task_name;
+-- the old run can no longer be finished: it failed (55000)
+SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'lr'));
+SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'cl_q', :'lr'));
+SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'cl_q', :'lr'));
+SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'mr'));
+-- the new run can
+SELECT run_id AS lr2 FROM durable_tasks.r_cl_q WHERE task_id = :'lt' AND attempt = 2 \gset
+SELECT durable_tasks.complete_run('cl_q', :'lr2', '{"done": 2}');
+SELECT state, attempts, result, last_run_id = :'lr2' AS last_run_is_retry
+  FROM durable_tasks.get_task('cl_q', :'lt');
+
+-- nothing is left to claim now (le_backoff's retry is not due yet)
+SELECT count(*) AS claimed FROM durable_tasks.claim_task('cl_q', 'w3', qty => 100);
+
+SELECT durable_tasks.drop_queue('cl_q');
