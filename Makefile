@@ -26,7 +26,7 @@ DATA = \
 
 PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 
-REGRESS = queue spawn claim finish cancel dedup fingerprint badinput search_path
+REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path
 REGRESS_OPTS = --load-extension=durable_tasks
 
 ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race

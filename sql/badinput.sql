@@ -4,28 +4,6 @@
 -- errors raised while parsing an option, the "while parsing option" context
 -- is appended in brackets).  Spawns that fail must write nothing.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 SELECT durable_tasks.create_queue('bi_q');
 
 -- Tasks and runs in the queue bi_q.
@@ -35,12 +13,12 @@ LANGUAGE sql AS $fn$
            || (SELECT count(*) FROM durable_tasks.r_bi_q) || ' runs'
 $fn$;
 
--- pg_temp.err(sql), and a warning if the queue's row counts changed.
+-- public.err(sql), and a warning if the queue's row counts changed.
 CREATE FUNCTION pg_temp.check(sql text) RETURNS text
 LANGUAGE plpgsql AS $fn$
 DECLARE
     before text := pg_temp.counts();
-    res    text := pg_temp.err(sql);
+    res    text := public.err(sql);
 BEGIN
     IF pg_temp.counts() <> before THEN
         res := res || '  ** WROTE ROWS: ' || before || ' -> ' || pg_temp.counts() || ' **';
@@ -61,13 +39,13 @@ SELECT pg_temp.counts();
 --
 -- create_queue(queue_name text, options jsonb DEFAULT '{}')
 --
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue(NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue(NULL, '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('Bi_bad')$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.create_queue(%L)', repeat('b', 49)));
-SELECT pg_temp.err(format('SELECT durable_tasks.create_queue(%L)', repeat('b', 100000)));
-SELECT n, options, pg_temp.err(format('SELECT durable_tasks.create_queue(%L, %L::jsonb)', 'bi_bad', options)) AS result
+SELECT public.err($$SELECT durable_tasks.create_queue(NULL)$$);
+SELECT public.err($$SELECT durable_tasks.create_queue(NULL, '{}')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('Bi_bad')$$);
+SELECT public.err(format('SELECT durable_tasks.create_queue(%L)', repeat('b', 49)));
+SELECT public.err(format('SELECT durable_tasks.create_queue(%L)', repeat('b', 100000)));
+SELECT n, options, public.err(format('SELECT durable_tasks.create_queue(%L, %L::jsonb)', 'bi_bad', options)) AS result
   FROM (VALUES
     (1,  '[]'),
     (2,  '"after_finish"'),
@@ -96,30 +74,30 @@ SELECT count(*) AS bi_bad FROM durable_tasks.list_queues() WHERE queue_name = 'b
 --
 -- drop_queue(queue_name text)
 --
-SELECT pg_temp.err($$SELECT durable_tasks.drop_queue(NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.drop_queue('')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.drop_queue('bi-q')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.drop_queue('bi_nosuch')$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue(NULL)$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue('')$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue('bi-q')$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue('bi_nosuch')$$);
 
 --
 -- list_queues(): no arguments
 --
 SELECT count(*) >= 1 AS lists FROM durable_tasks.list_queues();
-SELECT pg_temp.err($$SELECT durable_tasks.list_queues('bi_q')$$);
+SELECT public.err($$SELECT durable_tasks.list_queues('bi_q')$$);
 
 --
 -- alter_queue(queue_name text, options jsonb)
 --
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue(NULL, '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_q', NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('', '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi q', '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_nosuch', '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_q', '[]')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_q', '{"key_reuse": "x"}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_q', '{"dedup_ttl_seconds": 0}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_q', '{"on_params_mismatch": null}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('bi_q', '{"delay_seconds": 1}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue(NULL, '{}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_q', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('', '{}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi q', '{}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_nosuch', '{}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_q', '[]')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_q', '{"key_reuse": "x"}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_q', '{"dedup_ttl_seconds": 0}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_q', '{"on_params_mismatch": null}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('bi_q', '{"delay_seconds": 1}')$$);
 -- the settings did not change
 SELECT key_reuse, dedup_ttl_seconds, on_params_mismatch
   FROM durable_tasks.list_queues() WHERE queue_name = 'bi_q';
@@ -127,25 +105,25 @@ SELECT key_reuse, dedup_ttl_seconds, on_params_mismatch
 --
 -- check_queue(queue_name text, must_exist boolean DEFAULT true)
 --
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue(NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('bi-q')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('bi_nosuch')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('bi_nosuch', false)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('bi_q')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue(NULL)$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('bi-q')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('bi_nosuch')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('bi_nosuch', false)$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('bi_q')$$);
 -- must_exist => NULL means the default, true
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('bi_nosuch', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('bi_nosuch', NULL)$$);
 
 --
 -- check_queue_options(options jsonb)
 --
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options(NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options('[]')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options('"x"')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options('{"bogus": 1}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options('{"headers": {}}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options('{"key_reuse": "after_finish", "dedup_ttl_seconds": null, "on_params_mismatch": "error"}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue_options('{}')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options(NULL)$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options('[]')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options('"x"')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options('{"bogus": 1}')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options('{"headers": {}}')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options('{"key_reuse": "after_finish", "dedup_ttl_seconds": null, "on_params_mismatch": "error"}')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue_options('{}')$$);
 
 --
 -- spawn_task(queue_name, task_name, params, only_once, idempotency_key, options)
@@ -165,9 +143,9 @@ SELECT pg_temp.check($$SELECT durable_tasks.spawn_task('bi_q', 't', idempotency_
 SELECT pg_temp.check(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)', 'bi_q', 't', repeat('k', 513)));
 SELECT pg_temp.check(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)', 'bi_q', 't', repeat('k', 100000)));
 -- boundaries that are fine: 255-byte task name, 512-byte key, NULL options
-SELECT pg_temp.err(format('SELECT durable_tasks.spawn_task(%L, %L)', 'bi_q', repeat('t', 255)));
-SELECT pg_temp.err(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)', 'bi_q', 't', repeat('k', 512)));
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('bi_q', 't', options => NULL)$$);
+SELECT public.err(format('SELECT durable_tasks.spawn_task(%L, %L)', 'bi_q', repeat('t', 255)));
+SELECT public.err(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)', 'bi_q', 't', repeat('k', 512)));
+SELECT public.err($$SELECT durable_tasks.spawn_task('bi_q', 't', options => NULL)$$);
 SELECT pg_temp.counts();
 
 -- options: every option with a wrong type and with an out-of-range value
@@ -340,33 +318,33 @@ SELECT count(*) AS claimed FROM durable_tasks.claim_task('bi_q', 'w', 86400, 100
 -- extend_claim(queue_name, run_id, seconds)
 --
 SELECT run_id AS run FROM durable_tasks.r_bi_q WHERE claimed_by = 'w' ORDER BY run_id LIMIT 1 \gset
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(NULL, %L, 10)', :'run'));
-SELECT pg_temp.err($$SELECT durable_tasks.extend_claim('bi_q', NULL, 10)$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, NULL)', 'bi_q', :'run'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 0)', 'bi_q', :'run'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, -10)', 'bi_q', :'run'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 86401)', 'bi_q', :'run'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'bi_nosuch', :'run'));
-SELECT pg_temp.err($$SELECT durable_tasks.extend_claim('bi_q', '00000000-0000-7000-8000-000000000000', 10)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.extend_claim('bi_q', 'not-a-uuid', 10)$$);
+SELECT public.err(format('SELECT durable_tasks.extend_claim(NULL, %L, 10)', :'run'));
+SELECT public.err($$SELECT durable_tasks.extend_claim('bi_q', NULL, 10)$$);
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, NULL)', 'bi_q', :'run'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 0)', 'bi_q', :'run'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, -10)', 'bi_q', :'run'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 86401)', 'bi_q', :'run'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'bi_nosuch', :'run'));
+SELECT public.err($$SELECT durable_tasks.extend_claim('bi_q', '00000000-0000-7000-8000-000000000000', 10)$$);
+SELECT public.err($$SELECT durable_tasks.extend_claim('bi_q', 'not-a-uuid', 10)$$);
 
 --
 -- complete_run(queue_name, run_id, result DEFAULT NULL)
 --
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(NULL, %L)', :'run'));
-SELECT pg_temp.err($$SELECT durable_tasks.complete_run('bi_q', NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.complete_run('bi_q', NULL, '{}')$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', '', :'run'));
-SELECT pg_temp.err($$SELECT durable_tasks.complete_run('bi_q', '00000000-0000-7000-8000-000000000000', '{}')$$);
+SELECT public.err(format('SELECT durable_tasks.complete_run(NULL, %L)', :'run'));
+SELECT public.err($$SELECT durable_tasks.complete_run('bi_q', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.complete_run('bi_q', NULL, '{}')$$);
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', '', :'run'));
+SELECT public.err($$SELECT durable_tasks.complete_run('bi_q', '00000000-0000-7000-8000-000000000000', '{}')$$);
 
 --
 -- fail_run(queue_name, run_id, reason DEFAULT NULL)
 --
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(NULL, %L)', :'run'));
-SELECT pg_temp.err($$SELECT durable_tasks.fail_run('bi_q', NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.fail_run('bi_q', NULL, '{}')$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'BI_Q', :'run'));
-SELECT pg_temp.err($$SELECT durable_tasks.fail_run('bi_q', '00000000-0000-7000-8000-000000000000', '{}')$$);
+SELECT public.err(format('SELECT durable_tasks.fail_run(NULL, %L)', :'run'));
+SELECT public.err($$SELECT durable_tasks.fail_run('bi_q', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.fail_run('bi_q', NULL, '{}')$$);
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'BI_Q', :'run'));
+SELECT public.err($$SELECT durable_tasks.fail_run('bi_q', '00000000-0000-7000-8000-000000000000', '{}')$$);
 -- the run is untouched by all of the above
 SELECT state, length(claimed_by) AS worker_id_length FROM durable_tasks.r_bi_q WHERE run_id = :'run';
 
@@ -374,32 +352,32 @@ SELECT state, length(claimed_by) AS worker_id_length FROM durable_tasks.r_bi_q W
 -- cancel_task(queue_name, task_id)
 --
 SELECT task_id AS task FROM durable_tasks.r_bi_q WHERE run_id = :'run' \gset
-SELECT pg_temp.err(format('SELECT durable_tasks.cancel_task(NULL, %L)', :'task'));
-SELECT pg_temp.err($$SELECT durable_tasks.cancel_task('bi_q', NULL)$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.cancel_task(%L, %L)', '', :'task'));
-SELECT pg_temp.err(format('SELECT durable_tasks.cancel_task(%L, %L)', 'bi_nosuch', :'task'));
-SELECT pg_temp.err($$SELECT durable_tasks.cancel_task('bi_q', '00000000-0000-7000-8000-000000000000')$$);
+SELECT public.err(format('SELECT durable_tasks.cancel_task(NULL, %L)', :'task'));
+SELECT public.err($$SELECT durable_tasks.cancel_task('bi_q', NULL)$$);
+SELECT public.err(format('SELECT durable_tasks.cancel_task(%L, %L)', '', :'task'));
+SELECT public.err(format('SELECT durable_tasks.cancel_task(%L, %L)', 'bi_nosuch', :'task'));
+SELECT public.err($$SELECT durable_tasks.cancel_task('bi_q', '00000000-0000-7000-8000-000000000000')$$);
 SELECT state FROM durable_tasks.get_task('bi_q', :'task');
 
 --
 -- get_task(queue_name, task_id)
 --
-SELECT pg_temp.err(format('SELECT durable_tasks.get_task(NULL, %L)', :'task'));
-SELECT pg_temp.err($$SELECT durable_tasks.get_task('bi_q', NULL)$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.get_task(%L, %L)', '', :'task'));
-SELECT pg_temp.err(format('SELECT durable_tasks.get_task(%L, %L)', 'bi_nosuch', :'task'));
-SELECT pg_temp.err($$SELECT durable_tasks.get_task('bi_q', '00000000-0000-7000-8000-000000000000')$$);
+SELECT public.err(format('SELECT durable_tasks.get_task(NULL, %L)', :'task'));
+SELECT public.err($$SELECT durable_tasks.get_task('bi_q', NULL)$$);
+SELECT public.err(format('SELECT durable_tasks.get_task(%L, %L)', '', :'task'));
+SELECT public.err(format('SELECT durable_tasks.get_task(%L, %L)', 'bi_nosuch', :'task'));
+SELECT public.err($$SELECT durable_tasks.get_task('bi_q', '00000000-0000-7000-8000-000000000000')$$);
 -- a run id is not a task id
-SELECT pg_temp.err(format('SELECT durable_tasks.get_task(%L, %L)', 'bi_q', :'run'));
+SELECT public.err(format('SELECT durable_tasks.get_task(%L, %L)', 'bi_q', :'run'));
 
 --
 -- task_fingerprint(task_name, params)
 --
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint(NULL, '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint('t', NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint(NULL, NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint('', '{}')$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.task_fingerprint(%L, %L)', repeat('t', 256), '{}'));
+SELECT public.err($$SELECT durable_tasks.task_fingerprint(NULL, '{}')$$);
+SELECT public.err($$SELECT durable_tasks.task_fingerprint('t', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.task_fingerprint(NULL, NULL)$$);
+SELECT public.err($$SELECT durable_tasks.task_fingerprint('', '{}')$$);
+SELECT public.err(format('SELECT durable_tasks.task_fingerprint(%L, %L)', repeat('t', 256), '{}'));
 
 -- nothing was half-written: every task has its runs and its last run
 SELECT count(*) AS tasks,

@@ -1,28 +1,6 @@
 --
 -- cancel: cancel_task and its cascade through parent_task_id.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 SELECT durable_tasks.create_queue('ca_q');
 
 -- Every task and run of the queue, by task name.
@@ -89,9 +67,9 @@ SELECT * FROM pg_temp.tasks();
 SELECT task_name, state, result, failure FROM durable_tasks.t_ca_q
  WHERE task_id IN (:'c3', :'c4') ORDER BY task_name;
 -- the cancelled running run (c2) cannot be completed, failed or extended
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L, %L)', 'ca_q', :'c2_run', '{"late": true}'));
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'ca_q', :'c2_run'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'ca_q', :'c2_run'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L, %L)', 'ca_q', :'c2_run', '{"late": true}'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'ca_q', :'c2_run'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'ca_q', :'c2_run'));
 SELECT state, result FROM durable_tasks.get_task('ca_q', :'c2');
 -- cancelled runs are never handed out: only the unrelated task is claimable
 UPDATE durable_tasks.r_ca_q SET available_at = now() - interval '1 hour';
@@ -122,18 +100,18 @@ SELECT task_name, state FROM durable_tasks.t_ca_q WHERE task_name LIKE 'p2%' ORD
 -- the running unrelated task, cancelled by id: its worker loses the run
 SELECT run_id AS other_run FROM durable_tasks.r_ca_q WHERE task_id = :'other' \gset
 SELECT durable_tasks.cancel_task('ca_q', :'other') AS cancelled;
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'ca_q', :'other_run'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'ca_q', :'other_run'));
 SELECT state, attempts, finished_at IS NOT NULL AS finished FROM durable_tasks.get_task('ca_q', :'other');
 SELECT state, claim_expires_at IS NULL AS lease_cleared, finished_at IS NOT NULL AS finished
   FROM durable_tasks.r_ca_q WHERE run_id = :'other_run';
 
 -- errors: unknown task (P0002), a task of another queue, NULL task id
-SELECT pg_temp.err($$SELECT durable_tasks.cancel_task('ca_q', '00000000-0000-7000-8000-000000000000')$$);
+SELECT public.err($$SELECT durable_tasks.cancel_task('ca_q', '00000000-0000-7000-8000-000000000000')$$);
 SELECT durable_tasks.create_queue('ca_other');
 SELECT task_id AS foreign_task FROM durable_tasks.spawn_task('ca_other', 'x') \gset
-SELECT pg_temp.err(format('SELECT durable_tasks.cancel_task(%L, %L)', 'ca_q', :'foreign_task'));
+SELECT public.err(format('SELECT durable_tasks.cancel_task(%L, %L)', 'ca_q', :'foreign_task'));
 SELECT state FROM durable_tasks.get_task('ca_other', :'foreign_task');
-SELECT pg_temp.err($$SELECT durable_tasks.cancel_task('ca_q', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.cancel_task('ca_q', NULL)$$);
 SELECT durable_tasks.drop_queue('ca_other');
 
 SELECT durable_tasks.drop_queue('ca_q');

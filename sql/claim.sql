@@ -1,28 +1,6 @@
 --
 -- claim: claim_task (order, qty, claim_timeout), extend_claim, lease expiry.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 SELECT durable_tasks.create_queue('cl_q');
 
 -- nothing to claim in an empty queue
@@ -117,17 +95,17 @@ SELECT durable_tasks.extend_claim(queue_name => 'cl_q', run_id => :'er', seconds
 -- the run is still running for w1
 SELECT state, claimed_by FROM durable_tasks.r_cl_q WHERE run_id = :'er';
 -- errors: unknown run (P0002), a run that is not running (55000)
-SELECT pg_temp.err($$SELECT durable_tasks.extend_claim('cl_q', '00000000-0000-7000-8000-000000000000', 10)$$);
+SELECT public.err($$SELECT durable_tasks.extend_claim('cl_q', '00000000-0000-7000-8000-000000000000', 10)$$);
 SELECT run_id AS pr FROM durable_tasks.spawn_task('cl_q', 'pending_one',
          options => '{"delay_seconds": 3600}') \gset
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'pr'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'pr'));
 SELECT durable_tasks.complete_run('cl_q', :'er', '{"ok": true}');
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'er'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'er'));
 -- a run of another queue is unknown here
 SELECT durable_tasks.create_queue('cl_other');
 SELECT run_id AS orun FROM durable_tasks.spawn_task('cl_other', 'o') \gset
 SELECT count(*) FROM durable_tasks.claim_task('cl_other', 'w1');
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'orun'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 10)', 'cl_q', :'orun'));
 SELECT durable_tasks.drop_queue('cl_other');
 
 --
@@ -148,14 +126,14 @@ BEGIN;
 SELECT task_name, attempt FROM durable_tasks.claim_task('cl_q', 'w1',
          claim_timeout_seconds => 1, qty => 3);
 -- w1 holds the leases
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 1)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 1)', 'cl_q', :'lr'));
 COMMIT;
 SELECT pg_sleep(1.1);
 -- expired but not yet handed out again: completing, failing or extending
 -- the run is refused (55000), and changes nothing
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'lr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'cl_q', :'lr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'cl_q', :'lr'));
 SELECT state, claimed_by FROM durable_tasks.r_cl_q WHERE run_id = :'lr';
 -- another worker's claim fails the expired runs and gets le_retry's retry
 -- (attempt 2) at once
@@ -179,10 +157,10 @@ SELECT t.task_name, r.attempt, r.state, r.claimed_by,
   FROM durable_tasks.r_cl_q r JOIN durable_tasks.t_cl_q t USING (task_id)
  WHERE r.task_id IN (:'lt', :'bt') AND r.attempt = 2 ORDER BY t.task_name;
 -- the old run can no longer be finished: it failed (55000)
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'lr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'cl_q', :'lr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'cl_q', :'lr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'mr'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.extend_claim(%L, %L, 30)', 'cl_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'cl_q', :'mr'));
 -- the new run can
 SELECT run_id AS lr2 FROM durable_tasks.r_cl_q WHERE task_id = :'lt' AND attempt = 2 \gset
 SELECT durable_tasks.complete_run('cl_q', :'lr2', '{"done": 2}');

@@ -1,28 +1,6 @@
 --
 -- dedup: idempotent spawn (SPEC section 4) in a single session.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 -- A spawn expected to fail with on_params_mismatch = 'error': the SQLSTATE,
 -- the message and detail with ids masked, and whether the message names
 -- the holding task.
@@ -435,19 +413,19 @@ SELECT task_id <> :'qd3' AS new_task, created, state
 -- per-spawn dedup options of a spawn without a key are validated, and unused
 SELECT created FROM durable_tasks.spawn_task('dd_qd', 'c',
          options => '{"key_reuse": "never", "dedup_ttl_seconds": 5, "on_params_mismatch": "error"}');
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('dd_qd', 'c', options => '{"key_reuse": "sometimes"}')$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('dd_qd', 'c', options => '{"key_reuse": "sometimes"}')$$);
 SELECT durable_tasks.drop_queue('dd_qd');
 
 --
 -- Key arguments
 --
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('dd_q', 't', idempotency_key => '')$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)',
+SELECT public.err($$SELECT durable_tasks.spawn_task('dd_q', 't', idempotency_key => '')$$);
+SELECT public.err(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)',
                           'dd_q', 't', repeat('k', 513)));
-SELECT pg_temp.err(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)',
+SELECT public.err(format('SELECT durable_tasks.spawn_task(%L, %L, idempotency_key => %L)',
                           'dd_q', 't', repeat('é', 257)));
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('dd_q', 't', only_once => NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('dd_q', 't', '{}', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('dd_q', 't', only_once => NULL)$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('dd_q', 't', '{}', NULL)$$);
 -- 512 bytes is the limit, in bytes
 SELECT created FROM durable_tasks.spawn_task('dd_q', 't', idempotency_key => repeat('k', 512));
 SELECT created FROM durable_tasks.spawn_task('dd_q', 't', idempotency_key => repeat('k', 512));

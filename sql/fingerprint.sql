@@ -12,28 +12,6 @@
 --
 -- An independent implementation of it in SQL checks every vector below.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 -- S(s)
 CREATE FUNCTION pg_temp.enc_s(s text) RETURNS bytea
 LANGUAGE sql IMMUTABLE AS $fn$
@@ -227,9 +205,9 @@ SELECT task_id = :'t' AS same_task, created
 SELECT durable_tasks.drop_queue('fp_q');
 
 -- arguments
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint(NULL, '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint('t', NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.task_fingerprint('', '{}')$$);
-SELECT pg_temp.err(format('SELECT durable_tasks.task_fingerprint(%L, %L)', repeat('n', 256), '{}'));
+SELECT public.err($$SELECT durable_tasks.task_fingerprint(NULL, '{}')$$);
+SELECT public.err($$SELECT durable_tasks.task_fingerprint('t', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.task_fingerprint('', '{}')$$);
+SELECT public.err(format('SELECT durable_tasks.task_fingerprint(%L, %L)', repeat('n', 256), '{}'));
 SELECT durable_tasks.task_fingerprint(params => '{}', task_name => 'named') =
        durable_tasks.task_fingerprint('named', '{}') AS named_args;

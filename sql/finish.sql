@@ -2,28 +2,6 @@
 -- finish: complete_run, fail_run, retry strategies, max_attempts,
 -- cancellation deadlines (max_delay, max_duration).
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 -- Run a task through failures: claim its newest run, fail it, record the
 -- retry delay (retry_available_at - now(), now() being fixed in the DO
 -- block's transaction), make the retry due at once, until the task fails
@@ -68,8 +46,8 @@ SELECT state, attempts, result, failure, finished_at IS NOT NULL AS finished,
 SELECT state, result, claimed_by, finished_at IS NOT NULL AS finished
   FROM durable_tasks.r_fi_q WHERE run_id = :'cr';
 -- completing or failing it again is an error (55000), nothing changes
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L, %L)', 'fi_q', :'cr', '{"answer": 0}'));
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L, %L)', 'fi_q', :'cr', '{"e": 1}'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L, %L)', 'fi_q', :'cr', '{"answer": 0}'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L, %L)', 'fi_q', :'cr', '{"e": 1}'));
 SELECT state, result, failure FROM durable_tasks.get_task('fi_q', :'ct');
 -- a completed task is not claimable again
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('fi_q', 'w1', qty => 10);
@@ -81,13 +59,13 @@ SELECT state, result IS NULL AS null_result FROM durable_tasks.get_task('fi_q', 
 -- a pending (never claimed) run cannot be completed; an unknown run is P0002
 SELECT task_id AS pt, run_id AS pr FROM durable_tasks.spawn_task('fi_q', 'pending',
          options => '{"delay_seconds": 3600}') \gset
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'fi_q', :'pr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'fi_q', :'pr'));
-SELECT pg_temp.err($$SELECT durable_tasks.complete_run('fi_q', '00000000-0000-7000-8000-000000000000')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.fail_run('fi_q', '00000000-0000-7000-8000-000000000000')$$);
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'fi_q', :'pr'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'fi_q', :'pr'));
+SELECT public.err($$SELECT durable_tasks.complete_run('fi_q', '00000000-0000-7000-8000-000000000000')$$);
+SELECT public.err($$SELECT durable_tasks.fail_run('fi_q', '00000000-0000-7000-8000-000000000000')$$);
 SELECT state, attempts FROM durable_tasks.get_task('fi_q', :'pt');
 -- a task id is not a run id
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'fi_q', :'pt'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'fi_q', :'pt'));
 SELECT durable_tasks.cancel_task('fi_q', :'pt');
 
 --
@@ -114,8 +92,8 @@ SELECT attempt, state, failure, claimed_by,
 -- the retry is not claimable before its time
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('fi_q', 'w1');
 -- failing the failed run again is an error
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'fi_q', :'fr'));
-SELECT pg_temp.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'fi_q', :'fr'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'fi_q', :'fr'));
+SELECT public.err(format('SELECT durable_tasks.complete_run(%L, %L)', 'fi_q', :'fr'));
 -- once due, the retry is claimed with attempt 2; it can complete the task
 UPDATE durable_tasks.r_fi_q SET available_at = now() WHERE run_id = :'fr2';
 SELECT run_id = :'fr2' AS retry_run, attempt FROM durable_tasks.claim_task('fi_q', 'w2');
@@ -183,7 +161,7 @@ SELECT count(*) AS claimed FROM durable_tasks.claim_task('fi_q', 'w1');
 SELECT task_id = :'lt' AS same_task, task_state, retry_run_id, retry_attempt, retry_available_at
   FROM durable_tasks.fail_run('fi_q', :'lr', '{"fatal": true}');
 SELECT state, attempts, failure FROM durable_tasks.get_task('fi_q', :'lt');
-SELECT pg_temp.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'fi_q', :'lr'));
+SELECT public.err(format('SELECT durable_tasks.fail_run(%L, %L)', 'fi_q', :'lr'));
 -- a NULL (or omitted) reason is allowed
 SELECT task_id AS lt, run_id AS lr FROM durable_tasks.spawn_task('fi_q', 'no_reason',
          options => '{"max_attempts": 1}') \gset

@@ -2,31 +2,9 @@
 -- queue: create_queue, drop_queue, list_queues, alter_queue, check_queue,
 -- queue-name validation, the tables and indexes a queue owns.
 --
--- Errors are shown as "SQLSTATE: message" by pg_temp.err(), with uuids
+-- Errors are shown as "SQLSTATE: message" by public.err(), with uuids
 -- masked; nothing printed depends on time or on generated ids.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 -- The relations a queue owns: its tables t_<q> and r_<q> and their indexes
 -- (ti_<q>_* and ri_<q>_*).
 CREATE FUNCTION pg_temp.queue_relations(q text)
@@ -110,29 +88,29 @@ SELECT durable_tasks.alter_queue('qu_opts',
 SELECT queue_name, key_reuse, dedup_ttl_seconds, on_params_mismatch
   FROM durable_tasks.list_queues() WHERE queue_name = 'qu_opts';
 -- a TTL written as 10.0 or 1e1 is the integer 10 (jsonb-equal numbers)
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"dedup_ttl_seconds": 1e1}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"dedup_ttl_seconds": 1e1}')$$);
 SELECT dedup_ttl_seconds FROM durable_tasks.list_queues() WHERE queue_name = 'qu_opts';
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"dedup_ttl_seconds": 20.0}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"dedup_ttl_seconds": 20.0}')$$);
 SELECT dedup_ttl_seconds FROM durable_tasks.list_queues() WHERE queue_name = 'qu_opts';
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu_ttl_float', '{"dedup_ttl_seconds": 30.0}')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu_ttl_float', '{"dedup_ttl_seconds": 30.0}')$$);
 SELECT queue_name, dedup_ttl_seconds FROM durable_tasks.list_queues() WHERE queue_name = 'qu_ttl_float';
 -- bad options are refused and change nothing
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"key_reuse": "sometimes"}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"dedup_ttl_seconds": 0}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"max_attempts": 3}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', '[]')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_opts', NULL)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.alter_queue('qu_nosuch', '{}')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu_badopts', '{"on_params_mismatch": "raise"}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"key_reuse": "sometimes"}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"dedup_ttl_seconds": 0}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', '{"max_attempts": 3}')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', '[]')$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_opts', NULL)$$);
+SELECT public.err($$SELECT durable_tasks.alter_queue('qu_nosuch', '{}')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu_badopts', '{"on_params_mismatch": "raise"}')$$);
 SELECT queue_name, key_reuse, dedup_ttl_seconds, on_params_mismatch
   FROM durable_tasks.list_queues() WHERE queue_name LIKE 'qu\_%';
 SELECT count(*) AS relations FROM pg_temp.queue_relations('qu_badopts');
 
 -- check_queue: the name check and the existence check
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('qu_main')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('qu_nosuch')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('qu_nosuch', false)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('QU', false)$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('qu_main')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('qu_nosuch')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('qu_nosuch', false)$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('QU', false)$$);
 
 --
 -- Queue names: ^[a-z][a-z0-9_]{0,47}$
@@ -147,22 +125,22 @@ SELECT count(*) AS claimed FROM durable_tasks.claim_task(repeat('q', 48), 'w');
 SELECT durable_tasks.drop_queue(repeat('q', 48));
 SELECT count(*) AS relations FROM pg_temp.queue_relations(repeat('q', 48));
 -- 49 characters, and other invalid names: 22023, before any SQL is built
-SELECT pg_temp.err(format('SELECT durable_tasks.create_queue(%L)', repeat('q', 49)));
-SELECT pg_temp.err(format('SELECT durable_tasks.check_queue(%L, false)', repeat('q', 49)));
-SELECT pg_temp.err(format('SELECT durable_tasks.spawn_task(%L, %L)', repeat('q', 49), 't'));
-SELECT pg_temp.err(format('SELECT durable_tasks.create_queue(%L)', repeat('q', 1000)));
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('Qu_upper')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu_UPPER')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('1qu')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('_qu')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu-hyphen')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu space')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu.dot')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu"quote')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qu;drop')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('quü')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue(NULL)$$);
+SELECT public.err(format('SELECT durable_tasks.create_queue(%L)', repeat('q', 49)));
+SELECT public.err(format('SELECT durable_tasks.check_queue(%L, false)', repeat('q', 49)));
+SELECT public.err(format('SELECT durable_tasks.spawn_task(%L, %L)', repeat('q', 49), 't'));
+SELECT public.err(format('SELECT durable_tasks.create_queue(%L)', repeat('q', 1000)));
+SELECT public.err($$SELECT durable_tasks.create_queue('Qu_upper')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu_UPPER')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('1qu')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('_qu')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu-hyphen')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu space')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu.dot')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu"quote')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qu;drop')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('quü')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue(NULL)$$);
 -- one-character and digit/underscore names are fine
 SELECT durable_tasks.create_queue('z');
 SELECT durable_tasks.create_queue('z0_9');
@@ -176,14 +154,14 @@ SELECT count(*) AS bad_rows FROM durable_tasks.queues
 --
 -- Unknown queue: 42704 from every entry point
 --
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('qu_nosuch', 't')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.claim_task('qu_nosuch', 'w')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.extend_claim('qu_nosuch', '00000000-0000-0000-0000-000000000000', 10)$$);
-SELECT pg_temp.err($$SELECT durable_tasks.complete_run('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.fail_run('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.cancel_task('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.get_task('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.drop_queue('qu_nosuch')$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('qu_nosuch', 't')$$);
+SELECT public.err($$SELECT durable_tasks.claim_task('qu_nosuch', 'w')$$);
+SELECT public.err($$SELECT durable_tasks.extend_claim('qu_nosuch', '00000000-0000-0000-0000-000000000000', 10)$$);
+SELECT public.err($$SELECT durable_tasks.complete_run('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
+SELECT public.err($$SELECT durable_tasks.fail_run('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
+SELECT public.err($$SELECT durable_tasks.cancel_task('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
+SELECT public.err($$SELECT durable_tasks.get_task('qu_nosuch', '00000000-0000-0000-0000-000000000000')$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue('qu_nosuch')$$);
 
 --
 -- drop_queue removes the tables, their indexes and the registry row, with
@@ -193,8 +171,8 @@ SELECT pg_temp.err($$SELECT durable_tasks.drop_queue('qu_nosuch')$$);
 SELECT durable_tasks.drop_queue('qu_main');
 SELECT count(*) AS relations FROM pg_temp.queue_relations('qu_main');
 SELECT count(*) AS registry_rows FROM durable_tasks.queues WHERE queue_name = 'qu_main';
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('qu_main', 't')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.drop_queue('qu_main')$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('qu_main', 't')$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue('qu_main')$$);
 SELECT durable_tasks.create_queue('qu_main', '{"key_reuse": "never"}');
 SELECT count(*) AS tasks FROM durable_tasks.t_qu_main;
 SELECT created, state FROM durable_tasks.spawn_task('qu_main', 't', idempotency_key => 'k');
@@ -208,18 +186,18 @@ SELECT queue_name, key_reuse FROM durable_tasks.list_queues() WHERE queue_name =
 -- for an existing queue nor be refused.
 --
 SELECT durable_tasks.create_queue('qc');
-SELECT pg_temp.err($$SELECT durable_tasks.check_queue('qc_pkey')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('qc_pkey', 't')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.claim_task('qc_parent', 'w')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qc_ikey')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qc_ready')$$);
+SELECT public.err($$SELECT durable_tasks.check_queue('qc_pkey')$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('qc_pkey', 't')$$);
+SELECT public.err($$SELECT durable_tasks.claim_task('qc_parent', 'w')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qc_ikey')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qc_ready')$$);
 SELECT durable_tasks.create_queue('qd_task');
-SELECT pg_temp.err($$SELECT durable_tasks.create_queue('qd')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('qd')$$);
 SELECT queue_name FROM durable_tasks.list_queues()
  WHERE queue_name IN ('qc', 'qc_ikey', 'qc_ready', 'qd', 'qd_task');
 -- and each of them works on its own tables
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('qc_ikey', 't')$$);
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('qd', 't')$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('qc_ikey', 't')$$);
+SELECT public.err($$SELECT durable_tasks.spawn_task('qd', 't')$$);
 SELECT count(*) AS qc_tasks FROM durable_tasks.t_qc;
 SELECT count(*) AS qd_task_tasks FROM durable_tasks.t_qd_task;
 

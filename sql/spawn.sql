@@ -5,28 +5,6 @@
 -- Ids and timestamps are never printed: only comparisons, counts, and
 -- values that do not depend on time.
 --
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    st  text;
-    msg text;
-    ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            ctx = PG_EXCEPTION_CONTEXT;
-    msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                          '<uuid>', 'g');
-    ctx := split_part(ctx, E'\n', 1);
-    IF ctx LIKE 'while %' THEN
-        msg := msg || ' [' || ctx || ']';
-    END IF;
-    RETURN st || ': ' || msg;
-END
-$fn$;
-
 SELECT durable_tasks.create_queue('sp_q');
 
 --
@@ -104,7 +82,7 @@ SELECT cancellation FROM durable_tasks.get_task('sp_q', :'tc');
 SELECT task_id AS tchild FROM durable_tasks.spawn_task('sp_q', 'child',
          options => jsonb_build_object('parent_task_id', :'t1')) \gset
 SELECT parent_task_id = :'t1' AS parent_is_t1 FROM durable_tasks.get_task('sp_q', :'tchild');
-SELECT pg_temp.err($$SELECT durable_tasks.spawn_task('sp_q', 'orphan',
+SELECT public.err($$SELECT durable_tasks.spawn_task('sp_q', 'orphan',
          options => '{"parent_task_id": "00000000-0000-7000-8000-000000000000"}')$$);
 -- every option at once
 SELECT task_id AS tall FROM durable_tasks.spawn_task('sp_q', 'all', '{"p": 1}',
