@@ -16,6 +16,7 @@ OBJS = \
 	src/claim.o \
 	src/finish.o \
 	src/fingerprint.o \
+	src/keyprobe.o \
 	src/task.o
 
 EXTENSION = durable_tasks

@@ -19,8 +19,10 @@
 #include "funcapi.h"
 #include "nodes/execnodes.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "durable_tasks.h"
@@ -132,6 +134,45 @@ dt_spi_connect(void)
 }
 
 /*
+ * Set up a materialized set-returning call (must come before SPI_connect).
+ * Like InitMaterializedSRF(), but the result descriptor is built from the
+ * catalogs once per backend and entry point (*cache, in TopMemoryContext)
+ * rather than on every call: each entry point has one SQL signature.
+ */
+void
+dt_srf_init(FunctionCallInfo fcinfo, TupleDesc *cache)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcxt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+
+	if (*cache == NULL)
+	{
+		TupleDesc	desc;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		*cache = CreateTupleDescCopy(desc);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	/* the executor frees setDesc: hand it a copy */
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult =
+		tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+							  false, work_mem);
+	rsinfo->setDesc = CreateTupleDescCopy(*cache);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Append every row of SPI_tuptable to the result of a materialized
  * set-returning function; the query's columns are the function's.
  */
@@ -146,7 +187,7 @@ dt_put_spi_rows(FunctionCallInfo fcinfo)
 
 /*
  * Append one row to the result of a materialized set-returning function.
- * InitMaterializedSRF() must have been called, before SPI_connect().
+ * dt_srf_init() must have been called, before SPI_connect().
  */
 void
 dt_put_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)

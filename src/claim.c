@@ -10,7 +10,7 @@
  * cancel_task do.
  *
  * Leases are resolved lazily: before claiming, each claim_task call fails
- * up to qty runs whose lease has expired (again FOR UPDATE SKIP LOCKED, so
+ * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again FOR UPDATE SKIP LOCKED, so
  * each expired run is handled by exactly one worker), which applies the
  * task's retry strategy like fail_run.  A retry that is due at once is
  * then claimable by the same call.
@@ -38,8 +38,18 @@
 PG_FUNCTION_INFO_V1(dt_claim_task);
 PG_FUNCTION_INFO_V1(dt_extend_claim);
 
+/* result descriptor, built once per backend (dt_srf_init) */
+static TupleDesc result_desc = NULL;
+
 #define DT_MAX_CLAIM_SECONDS	86400
 #define DT_MAX_CLAIM_QTY		1000
+
+/*
+ * Expired leases failed per claim_task call.  A constant, like the LIMIT of
+ * the single-run claim below: with LIMIT $n a generic plan cannot know how
+ * few rows it fetches, so the plan cache would re-plan on every call.
+ */
+#define DT_LEASE_SWEEP_BATCH	16
 
 /* claim_task's result columns; the claim statement adds "dead" after them */
 #define CLAIM_COLUMNS			8
@@ -53,9 +63,9 @@ static const DtPlanDef plan_lease_sweep = {
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.state OPERATOR(pg_catalog.=) 'running' "
 	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
-	"ORDER BY r.claim_expires_at LIMIT $1 "
+	"ORDER BY r.claim_expires_at LIMIT " CppAsString2(DT_LEASE_SWEEP_BATCH) " "
 	"FOR UPDATE OF r SKIP LOCKED",
-	1, {INT4OID}
+	0, {0}
 };
 
 #define CANCEL_DEADLINE(from, key) \
@@ -63,45 +73,55 @@ static const DtPlanDef plan_lease_sweep = {
 	"(t.cancellation OPERATOR(pg_catalog.->>) '" key "')::pg_catalog.float8)" \
 	" OPERATOR(pg_catalog.<) pg_catalog.now())"
 
-static const DtPlanDef plan_claim = {
+#define CLAIM_SQL(limit) \
+"WITH cand AS (" \
+	" SELECT r.run_id, COALESCE(" \
+	"  t.state OPERATOR(pg_catalog.<>) 'pending'" \
+	"  OR (t.first_started_at IS NULL AND " CANCEL_DEADLINE("r.available_at", "max_delay") ")" \
+	"  OR (t.first_started_at IS NOT NULL AND " CANCEL_DEADLINE("t.first_started_at", "max_duration") ")," \
+	"  false) AS dead" \
+	" FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id" \
+	" WHERE r.state OPERATOR(pg_catalog.=) 'pending'" \
+	" AND r.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()" \
+	" ORDER BY r.available_at, r.run_id LIMIT " limit \
+	" FOR UPDATE OF r SKIP LOCKED" \
+	"), runs AS (" \
+	" UPDATE {runs} r SET" \
+	"  state = CASE WHEN c.dead THEN 'cancelled' ELSE 'running' END," \
+	"  claimed_by = CASE WHEN c.dead THEN NULL ELSE $1 END," \
+	"  claim_expires_at = CASE WHEN c.dead THEN NULL ELSE $2 END," \
+	"  started_at = CASE WHEN c.dead THEN NULL ELSE pg_catalog.now() END," \
+	"  finished_at = CASE WHEN c.dead THEN pg_catalog.now() END" \
+	" FROM cand c WHERE r.run_id OPERATOR(pg_catalog.=) c.run_id" \
+	" RETURNING r.run_id, r.task_id, r.attempt, r.available_at," \
+	"  r.claim_expires_at, c.dead" \
+	"), tasks AS (" \
+	" UPDATE {tasks} t SET" \
+	"  state = CASE WHEN NOT u.dead THEN 'running'" \
+	"   WHEN t.state OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled'" \
+	"   ELSE t.state END," \
+	"  first_started_at = CASE WHEN u.dead THEN t.first_started_at" \
+	"   ELSE COALESCE(t.first_started_at, pg_catalog.now()) END," \
+	"  finished_at = CASE WHEN u.dead AND t.state OPERATOR(pg_catalog.=) 'pending'" \
+	"   THEN pg_catalog.now() ELSE t.finished_at END" \
+	" FROM runs u WHERE t.task_id OPERATOR(pg_catalog.=) u.task_id" \
+	" RETURNING t.task_id, t.task_name, t.params, t.headers, t.max_attempts" \
+	")" \
+	" SELECT u.run_id, u.task_id, u.attempt, k.task_name, k.params, k.headers," \
+	"  k.max_attempts, u.claim_expires_at, u.dead" \
+	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id" \
+	" ORDER BY u.available_at, u.run_id"
+
+/* $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only) */
+static const DtPlanDef plan_claim_one = {
+	DT_PLAN_CLAIM_ONE,
+	CLAIM_SQL("1"),
+	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
+};
+
+static const DtPlanDef plan_claim_batch = {
 	DT_PLAN_CLAIM,
-	"WITH cand AS ("
-	" SELECT r.run_id, COALESCE("
-	"  t.state OPERATOR(pg_catalog.<>) 'pending'"
-	"  OR (t.first_started_at IS NULL AND " CANCEL_DEADLINE("r.available_at", "max_delay") ")"
-	"  OR (t.first_started_at IS NOT NULL AND " CANCEL_DEADLINE("t.first_started_at", "max_duration") "),"
-	"  false) AS dead"
-	" FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id"
-	" WHERE r.state OPERATOR(pg_catalog.=) 'pending'"
-	" AND r.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
-	" ORDER BY r.available_at, r.run_id LIMIT $3"
-	" FOR UPDATE OF r SKIP LOCKED"
-	"), runs AS ("
-	" UPDATE {runs} r SET"
-	"  state = CASE WHEN c.dead THEN 'cancelled' ELSE 'running' END,"
-	"  claimed_by = CASE WHEN c.dead THEN NULL ELSE $1 END,"
-	"  claim_expires_at = CASE WHEN c.dead THEN NULL ELSE $2 END,"
-	"  started_at = CASE WHEN c.dead THEN NULL ELSE pg_catalog.now() END,"
-	"  finished_at = CASE WHEN c.dead THEN pg_catalog.now() END"
-	" FROM cand c WHERE r.run_id OPERATOR(pg_catalog.=) c.run_id"
-	" RETURNING r.run_id, r.task_id, r.attempt, r.available_at,"
-	"  r.claim_expires_at, c.dead"
-	"), tasks AS ("
-	" UPDATE {tasks} t SET"
-	"  state = CASE WHEN NOT u.dead THEN 'running'"
-	"   WHEN t.state OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled'"
-	"   ELSE t.state END,"
-	"  first_started_at = CASE WHEN u.dead THEN t.first_started_at"
-	"   ELSE COALESCE(t.first_started_at, pg_catalog.now()) END,"
-	"  finished_at = CASE WHEN u.dead AND t.state OPERATOR(pg_catalog.=) 'pending'"
-	"   THEN pg_catalog.now() ELSE t.finished_at END"
-	" FROM runs u WHERE t.task_id OPERATOR(pg_catalog.=) u.task_id"
-	" RETURNING t.task_id, t.task_name, t.params, t.headers, t.max_attempts"
-	")"
-	" SELECT u.run_id, u.task_id, u.attempt, k.task_name, k.params, k.headers,"
-	"  k.max_attempts, u.claim_expires_at, u.dead"
-	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id"
-	" ORDER BY u.available_at, u.run_id",
+	CLAIM_SQL("$3"),
 	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
 };
 
@@ -115,18 +135,17 @@ static const DtPlanDef plan_extend = {
 };
 
 /*
- * Fail up to limit runs whose lease has expired.
+ * Fail up to DT_LEASE_SWEEP_BATCH runs whose lease has expired.
  */
 static void
-dt_expire_leases(DtQueue *queue, int32 limit)
+dt_expire_leases(DtQueue *queue)
 {
-	Datum		args[1] = {Int32GetDatum(limit)};
 	SPITupleTable *expired;
 	uint64		n;
 	int			ret;
 
 	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_lease_sweep),
-						   args, NULL, false, 0);
+						   NULL, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "looking for expired leases");
 
 	/* dt_fail_locked_run runs statements of its own: keep our result */
@@ -158,7 +177,8 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	int			ret;
 
 	args[2] = Int32GetDatum(*remaining);
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_claim),
+	ret = SPI_execute_plan(dt_queue_plan(queue, *remaining == 1 ?
+										 &plan_claim_one : &plan_claim_batch),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
 
@@ -198,7 +218,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	int32		remaining;
 	Datum		args[3];
 
-	InitMaterializedSRF(fcinfo, 0);
+	dt_srf_init(fcinfo, &result_desc);
 	queue = dt_queue_open(fcinfo, 0);
 	worker_id = dt_arg_cstring(fcinfo, 1, "worker_id", DT_WORKER_ID_MAXLEN);
 	timeout = dt_arg_int32(fcinfo, 2, "claim_timeout_seconds",
@@ -207,7 +227,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 
 	dt_spi_connect();
 
-	dt_expire_leases(queue, remaining);
+	dt_expire_leases(queue);
 
 	args[0] = CStringGetTextDatum(worker_id);
 	args[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() +

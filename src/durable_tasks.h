@@ -10,6 +10,7 @@
  *	  options.c        spawn options and retry strategies (jsonb parsing)
  *	  uuid7.c          time-ordered UUIDs
  *	  fingerprint.c    canonical jsonb encoding and its SHA-256
+ *	  keyprobe.c       the holder of a key, straight from its index
  *	  spawn.c          spawn_task (1.0 and 1.1, first-served deduplication)
  *	  claim.c          claim_task, extend_claim, lease expiry
  *	  finish.c         complete_run, fail_run, retries
@@ -52,6 +53,7 @@ extern pg_uuid_t *dt_arg_uuid(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
 extern int32 dt_arg_int32(FunctionCallInfo fcinfo, int argno,
 						  const char *argname, int32 min, int32 max);
+extern void dt_srf_init(FunctionCallInfo fcinfo, TupleDesc *cache);
 extern void dt_put_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 extern void dt_put_spi_rows(FunctionCallInfo fcinfo);
 extern char *dt_uuid_str(pg_uuid_t *uuid);
@@ -69,10 +71,10 @@ typedef enum DtPlanId
 	DT_PLAN_SPAWN_INSERT,		/* spawn.c: task + first run (1.0) */
 	DT_PLAN_SPAWN_INSERT_KEYED, /* spawn.c: same, ON CONFLICT DO NOTHING */
 	DT_PLAN_PARENT_EXISTS,		/* spawn.c */
-	DT_PLAN_KEY_PROBE,			/* spawn.c: holder of a key */
 	DT_PLAN_KEY_RELEASE,		/* spawn.c: release a key from its holder */
 	DT_PLAN_LEASE_SWEEP,		/* claim.c: expired leases */
-	DT_PLAN_CLAIM,				/* claim.c */
+	DT_PLAN_CLAIM,				/* claim.c: up to $3 runs */
+	DT_PLAN_CLAIM_ONE,			/* claim.c: one run */
 	DT_PLAN_EXTEND,				/* claim.c */
 	DT_PLAN_RUN_STATUS,			/* finish.c: why a run cannot be finished */
 	DT_PLAN_COMPLETE,			/* finish.c */
@@ -110,12 +112,24 @@ typedef struct DtDedupPolicy
 	bool		mismatch_error;
 } DtDedupPolicy;
 
+/* Where keyprobe.c finds what it reads (cached; InvalidOid = stale). */
+#define DT_PROBE_NCOLUMNS 8
+
+typedef struct DtProbeLayout
+{
+	Oid			task_relid;
+	Oid			index_relid;
+	AttrNumber	attnums[DT_PROBE_NCOLUMNS];
+} DtProbeLayout;
+
 typedef struct DtQueue
 {
 	char		name[NAMEDATALEN];	/* hash key */
+	Oid			task_relid;		/* t_<queue>, as of dt_queue_open() */
 	SPIPlanPtr	plans[DT_NUM_PLANS];
 	bool		policy_valid;
 	DtDedupPolicy policy;		/* the queue's defaults (1.1 registry) */
+	DtProbeLayout probe;
 } DtQueue;
 
 extern void dt_queue_init(void);
@@ -163,6 +177,24 @@ extern void dt_uuid_v7_generate(pg_uuid_t *out);
 
 /* ---- fingerprint.c ---- */
 extern char *dt_fingerprint(const char *task_name, Jsonb *params);
+
+/* ---- keyprobe.c ---- */
+
+/* The task holding an idempotency key, as a probe saw it. */
+typedef struct DtHolder
+{
+	pg_uuid_t	task_id;
+	char	   *state;
+	pg_uuid_t	last_run_id;
+	int32		attempts;
+	bool		finished_null;
+	TimestampTz finished_at;
+	char	   *task_name;		/* only if asked for */
+	Jsonb	   *params;			/* only if asked for */
+} DtHolder;
+
+extern bool dt_probe_key(DtQueue *queue, const char *key, bool first,
+						 bool want_params, DtHolder *holder);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult

@@ -36,6 +36,9 @@
 PG_FUNCTION_INFO_V1(dt_complete_run);
 PG_FUNCTION_INFO_V1(dt_fail_run);
 
+/* result descriptor of fail_run, built once per backend (dt_srf_init) */
+static TupleDesc fail_result_desc = NULL;
+
 #define RUN_IS_HELD \
 	"r.state OPERATOR(pg_catalog.=) 'running' " \
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()"
@@ -230,7 +233,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {0};
 	int			ret;
 
-	InitMaterializedSRF(fcinfo, 0);
+	dt_srf_init(fcinfo, &fail_result_desc);
 	queue = dt_queue_open(fcinfo, 0);
 	run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	args[0] = UUIDPGetDatum(run_id);

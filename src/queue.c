@@ -12,9 +12,11 @@
  * invalidation for it (dt_registry_changed), and our callback marks every
  * cached policy stale.
  *
- * Queue existence is checked on every call with two syscache lookups
- * (schema, then table t_<queue>), so a dropped queue is reported as such
- * rather than as a missing relation.
+ * Queue existence is checked on every call with syscache lookups (schema,
+ * table t_<queue>, its kind), so a dropped queue is reported as such rather
+ * than as a missing relation.  The entry also caches where keyprobe.c
+ * finds a key's holder, dropped by the same callback when the task table
+ * or its key index changes.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -59,7 +61,8 @@ dt_queue_init(void)
 
 /*
  * Relcache invalidation callback: a change to durable_tasks.queues (or a
- * full cache reset) makes every cached queue policy stale.
+ * full cache reset) makes every cached queue policy stale; a change to a
+ * queue's task table or key index, its probe layout.
  */
 static void
 dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
@@ -67,41 +70,54 @@ dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	HASH_SEQ_STATUS status;
 	DtQueue    *queue;
 
-	if (relid != InvalidOid && relid != registry_relid)
-		return;
-
 	hash_seq_init(&status, queue_cache);
 	while ((queue = hash_seq_search(&status)) != NULL)
-		queue->policy_valid = false;
+	{
+		if (relid == InvalidOid || relid == registry_relid)
+			queue->policy_valid = false;
+		if (relid == InvalidOid || relid == queue->probe.task_relid ||
+			relid == queue->probe.index_relid)
+			queue->probe.task_relid = InvalidOid;
+	}
 }
 
 /*
- * Does the queue's task table exist?  Two syscache lookups, no SPI.
+ * The OID of the queue's task table, or InvalidOid.  Syscache lookups only.
  */
-static bool
-dt_queue_exists(const char *queue_name)
+static Oid
+dt_queue_relid(const char *queue_name)
 {
 	Oid			nspid = get_namespace_oid(DT_SCHEMA, true);
 	char		relname[NAMEDATALEN];
 	Oid			relid;
 
 	if (!OidIsValid(nspid))
-		return false;
+		return InvalidOid;
 	snprintf(relname, sizeof(relname), "t_%s", queue_name);
 	relid = get_relname_relid(relname, nspid);
-	return OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_RELATION;
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return InvalidOid;
+	return relid;
 }
 
-static void
+/*
+ * Raise 22023 for a bad name, 42704 (if must_exist) for a missing queue.
+ * Returns the task table's OID (InvalidOid if missing and !must_exist).
+ */
+static Oid
 dt_queue_check(const char *queue_name, bool must_exist)
 {
+	Oid			relid;
+
 	dt_check_queue_name(queue_name);
-	if (must_exist && !dt_queue_exists(queue_name))
+	relid = must_exist ? dt_queue_relid(queue_name) : InvalidOid;
+	if (must_exist && !OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", queue_name),
 				 errhint("Create it with durable_tasks.create_queue('%s').",
 						 queue_name)));
+	return relid;
 }
 
 /*
@@ -113,17 +129,18 @@ dt_queue_open(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *name = dt_arg_cstring(fcinfo, argno, "queue_name",
 									  DT_QUEUE_NAME_MAXLEN + 1);
+	Oid			relid = dt_queue_check(name, true);
 	DtQueue    *queue;
 	bool		found;
-
-	dt_queue_check(name, true);
 
 	queue = hash_search(queue_cache, name, HASH_ENTER, &found);
 	if (!found)
 	{
 		memset(queue->plans, 0, sizeof(queue->plans));
 		queue->policy_valid = false;
+		queue->probe.task_relid = InvalidOid;
 	}
+	queue->task_relid = relid;
 	return queue;
 }
 

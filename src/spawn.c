@@ -9,7 +9,7 @@
  * unique index ti_<queue>_ikey on (idempotency_key) WHERE idempotency_key IS
  * NOT NULL AND key_released_at IS NULL.  A keyed spawn loops over
  *
- *	  1. probe the index for the key's holder;
+ *	  1. probe the index for the key's holder (keyprobe.c, no SPI);
  *	  2. if there is one and it blocks (key_reuse, dedup_ttl_seconds): a hit,
  *		 return it without writing anything;
  *	  3. if there is one that no longer blocks: release the key from it
@@ -51,6 +51,10 @@
 PG_FUNCTION_INFO_V1(dt_spawn_task);
 PG_FUNCTION_INFO_V1(dt_spawn_task_1_1);
 
+/* result descriptors, built once per backend (dt_srf_init) */
+static TupleDesc result_desc_1_0 = NULL;
+static TupleDesc result_desc_1_1 = NULL;
+
 /* A keyed spawn gives up (40001) after this many probe/insert rounds. */
 #define DT_SPAWN_MAX_ROUNDS 32
 
@@ -91,15 +95,6 @@ static const DtPlanDef plan_parent_exists = {
 	1, {UUIDOID}
 };
 
-static const DtPlanDef plan_key_probe = {
-	DT_PLAN_KEY_PROBE,
-	"SELECT t.task_id, t.state, t.last_run_id, t.attempts, t.finished_at, "
-	"t.task_name, t.params FROM {tasks} t "
-	"WHERE t.idempotency_key OPERATOR(pg_catalog.=) $1 "
-	"AND t.key_released_at IS NULL",
-	1, {TEXTOID}
-};
-
 static const DtPlanDef plan_key_release = {
 	DT_PLAN_KEY_RELEASE,
 	"UPDATE {tasks} t SET key_released_at = pg_catalog.now() "
@@ -118,14 +113,6 @@ typedef struct DtSpawnResult
 	bool		created;
 	char	   *state;
 } DtSpawnResult;
-
-/* The current holder of a key, as the probe saw it. */
-typedef struct DtHolder
-{
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	char	   *state;
-} DtHolder;
 
 static void
 dt_check_parent(DtQueue *queue, pg_uuid_t *parent)
@@ -212,9 +199,6 @@ dt_state_is_terminal(const char *state)
 static bool
 dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy)
 {
-	bool		isnull;
-	Datum		finished_at;
-
 	if (policy->key_reuse == DT_KEY_REUSE_NEVER ||
 		!dt_state_is_terminal(holder->state))
 		return true;
@@ -223,11 +207,9 @@ dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy)
 		return false;
 
 	/* after_failure, completed holder: held until its TTL runs out */
-	if (!policy->has_ttl)
+	if (!policy->has_ttl || holder->finished_null)
 		return true;
-	finished_at = SPI_getbinval(holder->tuple, holder->desc, 5, &isnull);
-	return isnull ||
-		DatumGetTimestampTz(finished_at) +
+	return holder->finished_at +
 		(TimestampTz) policy->dedup_ttl_seconds * USECS_PER_SEC >
 		GetCurrentTransactionStartTimestamp();
 }
@@ -240,63 +222,29 @@ static void
 dt_check_mismatch(DtQueue *queue, DtHolder *holder, const char *key,
 				  const char *task_name, Jsonb *params)
 {
-	bool		isnull;
-	char	   *holder_name = SPI_getvalue(holder->tuple, holder->desc, 6);
-	Datum		holder_params = SPI_getbinval(holder->tuple, holder->desc, 7,
-											  &isnull);
-
-	if (strcmp(holder_name, task_name) == 0 &&
-		DatumGetBool(DirectFunctionCall2(jsonb_eq, holder_params,
+	if (strcmp(holder->task_name, task_name) == 0 &&
+		DatumGetBool(DirectFunctionCall2(jsonb_eq,
+										 JsonbPGetDatum(holder->params),
 										 JsonbPGetDatum(params))))
 		return;
 
 	ereport(ERROR,
 			(errcode(ERRCODE_DT_KEY_PARAMS_MISMATCH),
 			 errmsg("idempotency key \"%s\" is held by task %s with different task_name or params",
-					key, SPI_getvalue(holder->tuple, holder->desc, 1)),
+					key, dt_uuid_str(&holder->task_id)),
 			 errdetail("The holder is task \"%s\" in queue \"%s\", in state %s.",
-					   holder_name, queue->name, holder->state),
+					   holder->task_name, queue->name, holder->state),
 			 errhint("Use another idempotency key, or on_params_mismatch 'ignore' to get the holder back.")));
 }
 
 static void
 dt_holder_result(DtHolder *holder, DtSpawnResult *res)
 {
-	bool		isnull;
-
-	memcpy(&res->task_id,
-		   DatumGetUUIDP(SPI_getbinval(holder->tuple, holder->desc, 1, &isnull)),
-		   sizeof(pg_uuid_t));
-	memcpy(&res->run_id,
-		   DatumGetUUIDP(SPI_getbinval(holder->tuple, holder->desc, 3, &isnull)),
-		   sizeof(pg_uuid_t));
-	res->attempt = DatumGetInt32(SPI_getbinval(holder->tuple, holder->desc, 4,
-											   &isnull));
+	res->task_id = holder->task_id;
+	res->run_id = holder->last_run_id;
+	res->attempt = holder->attempts;
 	res->created = false;
-	res->state = pstrdup(holder->state);
-}
-
-/*
- * Probe for the key's holder.  The first probe may use the calling
- * statement's snapshot; later ones need a new one to see what made the
- * insert conflict.
- */
-static bool
-dt_probe_key(DtQueue *queue, const char *key, bool first, DtHolder *holder)
-{
-	Datum		args[1] = {CStringGetTextDatum(key)};
-	int			ret;
-
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_key_probe),
-						   args, NULL, first, 1);
-	dt_spi_check(ret, SPI_OK_SELECT, "probing an idempotency key");
-	if (SPI_processed == 0)
-		return false;
-
-	holder->tuple = SPI_tuptable->vals[0];
-	holder->desc = SPI_tuptable->tupdesc;
-	holder->state = SPI_getvalue(holder->tuple, holder->desc, 2);
-	return true;
+	res->state = holder->state;
 }
 
 /*
@@ -306,11 +254,10 @@ dt_probe_key(DtQueue *queue, const char *key, bool first, DtHolder *holder)
 static bool
 dt_release_key(DtQueue *queue, DtHolder *holder)
 {
-	bool		isnull;
 	Datum		args[2];
 	int			ret;
 
-	args[0] = SPI_getbinval(holder->tuple, holder->desc, 1, &isnull);
+	args[0] = UUIDPGetDatum(&holder->task_id);
 	args[1] = CStringGetTextDatum(holder->state);
 	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_key_release),
 						   args, NULL, false, 0);
@@ -328,18 +275,20 @@ dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
 {
 	DtDedupPolicy policy;
 	DtHolder	holder;
+	bool		want_params;
 
 	dt_parse_dedup_options(options, dt_queue_policy(queue), &policy);
+	want_params = policy.mismatch_error && explicit_key;
 
 	for (int round = 0; round < DT_SPAWN_MAX_ROUNDS; round++)
 	{
 		CHECK_FOR_INTERRUPTS();
 
-		if (dt_probe_key(queue, key, round == 0, &holder))
+		if (dt_probe_key(queue, key, round == 0, want_params, &holder))
 		{
 			if (dt_holder_blocks(&holder, &policy))
 			{
-				if (policy.mismatch_error && explicit_key)
+				if (want_params)
 					dt_check_mismatch(queue, &holder, key, task_name, params);
 				dt_holder_result(&holder, res);
 				return;
@@ -380,7 +329,7 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	bool		nulls[4] = {0};
 
-	InitMaterializedSRF(fcinfo, 0);
+	dt_srf_init(fcinfo, &result_desc_1_0);
 	queue = dt_queue_open(fcinfo, 0);
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");
@@ -425,7 +374,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {0};
 
-	InitMaterializedSRF(fcinfo, 0);
+	dt_srf_init(fcinfo, &result_desc_1_1);
 	queue = dt_queue_open(fcinfo, 0);
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");

@@ -22,6 +22,10 @@
 PG_FUNCTION_INFO_V1(dt_get_task);
 PG_FUNCTION_INFO_V1(dt_get_task_1_1);
 
+/* result descriptors, built once per backend (dt_srf_init) */
+static TupleDesc result_desc_1_0 = NULL;
+static TupleDesc result_desc_1_1 = NULL;
+
 #define TASK_COLUMNS_1_0 \
 	"t.task_id, t.task_name, t.state, t.attempts, t.params, t.result, " \
 	"t.failure, t.headers, t.max_attempts, t.retry_strategy, " \
@@ -43,14 +47,15 @@ static const DtPlanDef plan_get_task_1_1 = {
 };
 
 static Datum
-dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def)
+dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def,
+				   TupleDesc *result_desc)
 {
 	DtQueue    *queue;
 	pg_uuid_t  *task_id;
 	Datum		args[1];
 	int			ret;
 
-	InitMaterializedSRF(fcinfo, 0);
+	dt_srf_init(fcinfo, result_desc);
 	queue = dt_queue_open(fcinfo, 0);
 	task_id = dt_arg_uuid(fcinfo, 1, "task_id");
 	args[0] = UUIDPGetDatum(task_id);
@@ -79,7 +84,7 @@ dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def)
 Datum
 dt_get_task(PG_FUNCTION_ARGS)
 {
-	return dt_get_task_common(fcinfo, &plan_get_task);
+	return dt_get_task_common(fcinfo, &plan_get_task, &result_desc_1_0);
 }
 
 /*
@@ -88,5 +93,5 @@ dt_get_task(PG_FUNCTION_ARGS)
 Datum
 dt_get_task_1_1(PG_FUNCTION_ARGS)
 {
-	return dt_get_task_common(fcinfo, &plan_get_task_1_1);
+	return dt_get_task_common(fcinfo, &plan_get_task_1_1, &result_desc_1_1);
 }
