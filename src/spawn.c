@@ -133,8 +133,8 @@ dt_check_parent(DtQueue *queue, pg_uuid_t *parent)
 
 /*
  * Create the task and its first run, with options already parsed.  With a
- * key, returns false (writing
- * nothing) if another task holds the key by the time we insert.
+ * key, returns false (writing nothing) if another task holds the key by
+ * the time we insert.
  */
 static bool
 dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
