@@ -163,12 +163,17 @@ typedef struct DtSpawnOptions
 	Jsonb	   *cancellation;	/* NULL if not given */
 	bool		has_parent;
 	pg_uuid_t	parent_task_id;
+	/* 1.1: which deduplication settings override the queue's, and how */
+	bool		set_key_reuse;
+	bool		set_ttl;
+	bool		set_mismatch;
+	DtDedupPolicy dedup;
 } DtSpawnOptions;
 
 extern void dt_parse_spawn_options(Jsonb *options, bool allow_dedup,
 								   DtSpawnOptions *out);
-extern void dt_parse_dedup_options(Jsonb *options, const DtDedupPolicy *dflt,
-								   DtDedupPolicy *out);
+extern void dt_dedup_policy(const DtSpawnOptions *opts,
+							const DtDedupPolicy *dflt, DtDedupPolicy *out);
 extern void dt_parse_retry_strategy(Jsonb *strategy, DtRetryStrategy *out);
 extern double dt_retry_delay(const DtRetryStrategy *strategy, int32 attempt);
 

@@ -11,8 +11,8 @@
  * on the task as given (once validated) and parsed again here when a run
  * fails, so the rules live in one place.
  *
- * dt_parse_dedup_options reads the three deduplication options (1.1) on
- * top of a queue's defaults, with keyed lookups.
+ * The deduplication options (1.1) are kept as overrides of the queue's
+ * defaults; dt_dedup_policy() applies them.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -375,11 +375,21 @@ dt_spawn_option(const char *key, JsonbValue *v, void *arg)
 		out->has_parent = true;
 	}
 	else if (st->allow_dedup && strcmp(key, "key_reuse") == 0)
-		dt_parse_key_reuse(key, v);
+	{
+		out->dedup.key_reuse = dt_parse_key_reuse(key, v);
+		out->set_key_reuse = true;
+	}
 	else if (st->allow_dedup && strcmp(key, "dedup_ttl_seconds") == 0)
-		dt_parse_ttl(key, v);
+	{
+		out->dedup.dedup_ttl_seconds = dt_parse_ttl(key, v);
+		out->dedup.has_ttl = v->type != jbvNull;
+		out->set_ttl = true;
+	}
 	else if (st->allow_dedup && strcmp(key, "on_params_mismatch") == 0)
-		dt_parse_mismatch(key, v);
+	{
+		out->dedup.mismatch_error = dt_parse_mismatch(key, v);
+		out->set_mismatch = true;
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -392,7 +402,7 @@ dt_spawn_option(const char *key, JsonbValue *v, void *arg)
 
 /*
  * Parse and validate spawn options (NULL means none).  allow_dedup accepts
- * the 1.1 deduplication keys (which dt_parse_dedup_options validates).
+ * the 1.1 deduplication keys.
  */
 void
 dt_parse_spawn_options(Jsonb *options, bool allow_dedup, DtSpawnOptions *out)
@@ -419,44 +429,25 @@ dt_parse_spawn_options(Jsonb *options, bool allow_dedup, DtSpawnOptions *out)
 		out->retry_strategy = dt_default_retry_strategy();
 }
 
-static JsonbValue *
-dt_find_option(Jsonb *options, const char *key, JsonbValue *buf)
-{
-	if (options == NULL)
-		return NULL;
-	return getKeyJsonValueFromContainer(&options->root, key, strlen(key), buf);
-}
-
 /*
- * The deduplication policy of one spawn: the queue's defaults dflt,
- * overridden by whichever of key_reuse, dedup_ttl_seconds (a JSON null
- * means no expiry) and on_params_mismatch the options give.  Three keyed
- * lookups; the other options are not looked at.
+ * The deduplication policy of one spawn: the queue's defaults dflt, with
+ * whichever of key_reuse, dedup_ttl_seconds and on_params_mismatch the
+ * spawn's options set.
  */
 void
-dt_parse_dedup_options(Jsonb *options, const DtDedupPolicy *dflt,
-					   DtDedupPolicy *out)
+dt_dedup_policy(const DtSpawnOptions *opts, const DtDedupPolicy *dflt,
+				DtDedupPolicy *out)
 {
-	JsonbValue	buf;
-	JsonbValue *v;
-
 	*out = *dflt;
-	if (options == NULL)
-		return;
-	if (JB_ROOT_IS_SCALAR(options) || !JB_ROOT_IS_OBJECT(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a jsonb object")));
-
-	if ((v = dt_find_option(options, "key_reuse", &buf)) != NULL)
-		out->key_reuse = dt_parse_key_reuse("key_reuse", v);
-	if ((v = dt_find_option(options, "dedup_ttl_seconds", &buf)) != NULL)
+	if (opts->set_key_reuse)
+		out->key_reuse = opts->dedup.key_reuse;
+	if (opts->set_ttl)
 	{
-		out->has_ttl = v->type != jbvNull;
-		out->dedup_ttl_seconds = dt_parse_ttl("dedup_ttl_seconds", v);
+		out->has_ttl = opts->dedup.has_ttl;
+		out->dedup_ttl_seconds = opts->dedup.dedup_ttl_seconds;
 	}
-	if ((v = dt_find_option(options, "on_params_mismatch", &buf)) != NULL)
-		out->mismatch_error = dt_parse_mismatch("on_params_mismatch", v);
+	if (opts->set_mismatch)
+		out->mismatch_error = opts->dedup.mismatch_error;
 }
 
 /* ---- queue options (1.1) ---- */

@@ -270,14 +270,14 @@ dt_release_key(DtQueue *queue, DtHolder *holder)
  */
 static void
 dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
-			   Jsonb *options, DtSpawnOptions *opts, const char *key,
-			   bool explicit_key, DtSpawnResult *res)
+			   DtSpawnOptions *opts, const char *key, bool explicit_key,
+			   DtSpawnResult *res)
 {
 	DtDedupPolicy policy;
 	DtHolder	holder;
 	bool		want_params;
 
-	dt_parse_dedup_options(options, dt_queue_policy(queue), &policy);
+	dt_dedup_policy(opts, dt_queue_policy(queue), &policy);
 	want_params = policy.mismatch_error && explicit_key;
 
 	for (int round = 0; round < DT_SPAWN_MAX_ROUNDS; round++)
@@ -391,10 +391,9 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 	dt_spi_connect();
 
 	if (key != NULL)
-		dt_spawn_keyed(queue, task_name, params, options, &opts, key, true,
-					   &res);
+		dt_spawn_keyed(queue, task_name, params, &opts, key, true, &res);
 	else if (PG_GETARG_BOOL(3))
-		dt_spawn_keyed(queue, task_name, params, options, &opts,
+		dt_spawn_keyed(queue, task_name, params, &opts,
 					   dt_fingerprint(task_name, params), false, &res);
 	else
 		dt_spawn_create(queue, task_name, params, &opts, NULL, &res);
