@@ -19,7 +19,8 @@
  *
  * Locks: AccessShareLock on the table and the index, kept to the end of
  * the transaction, as a SELECT would.  The caller must have SELECT on the
- * task table.
+ * task table; row-level security on it is refused rather than bypassed.
+ * The scan key uses the index's collation, as the executor would.
  *
  * Column numbers and the index OID are cached in the queue entry and
  * dropped by queue.c's relcache callback when the table changes.
@@ -45,6 +46,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 
 #include "durable_tasks.h"
@@ -136,20 +138,34 @@ dt_probe_key(DtQueue *queue, const char *key, bool first, bool want_params,
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
 
+	/* locking may run the relcache callback: check the layout after it */
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relrowsecurity &&
+		check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("row-level security on the tables of queue \"%s\" is not supported",
+						queue->name),
+				 errdetail("Deduplicated spawns read the idempotency key index directly.")));
 	if (queue->probe.task_relid != relid)
 		dt_probe_layout(queue, relid);
+	idx = index_open(queue->probe.index_relid, AccessShareLock);
+	if (!idx->rd_index->indisvalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"%s\" is not valid", RelationGetRelationName(idx)),
+				 errhint("REINDEX it.")));
+	slot = table_slot_create(rel, NULL);
 
 	if (!first)
 		CommandCounterIncrement();
 	snapshot = RegisterSnapshot(first ? GetActiveSnapshot() :
 								GetTransactionSnapshot());
 
-	rel = table_open(relid, AccessShareLock);
-	idx = index_open(queue->probe.index_relid, AccessShareLock);
-	slot = table_slot_create(rel, NULL);
-
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key));
+	/* compare as the index does, with its collation */
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ,
+						   CStringGetTextDatum(key));
 	scan = index_beginscan(rel, idx, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
