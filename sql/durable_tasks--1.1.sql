@@ -165,13 +165,15 @@ BEGIN
         USING tree;
     GET DIAGNOSTICS n = ROW_COUNT;
 
-    -- A fail_run that committed while we waited for its task row may have
-    -- added a retry run our first statement could not see: cancel it too.
+    -- A fail_run that committed while we waited may have added a retry run
+    -- our first statement could not see (and a worker may have claimed it
+    -- since): cancel it too.
     EXECUTE pg_catalog.format($q$
         UPDATE durable_tasks.%1$I r
-           SET state = 'cancelled', finished_at = pg_catalog.now()
+           SET state = 'cancelled', finished_at = pg_catalog.now(),
+               claim_expires_at = NULL
          WHERE r.task_id = ANY ($1)
-           AND r.state = 'pending'$q$, 'r_' || q)
+           AND r.state IN ('pending', 'running', 'sleeping')$q$, 'r_' || q)
         USING tree;
     RETURN n;
 END

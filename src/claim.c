@@ -3,11 +3,11 @@
  * claim.c
  *	  claim_task, extend_claim and lease expiry.
  *
- * Concurrency.  claim_task picks ready runs with FOR UPDATE OF the run
- * SKIP LOCKED, so concurrent workers never receive the same run and never
- * wait for each other; the run and its task are updated in the same
- * statement.  Locks are taken runs first, then tasks, as finish.c and
- * cancel_task do.
+ * Concurrency.  claim_task picks ready runs with FOR UPDATE OF the run and
+ * its task SKIP LOCKED, so concurrent workers never receive the same run
+ * and never wait for each other or for a cancel_task in progress; the run
+ * and its task are updated in the same statement.  Locks are taken runs
+ * first, then tasks, as finish.c and cancel_task do.
  *
  * Leases are resolved lazily: before claiming, each claim_task call fails
  * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again FOR UPDATE SKIP LOCKED, so
@@ -64,7 +64,7 @@ static const DtPlanDef plan_lease_sweep = {
 	"WHERE r.state OPERATOR(pg_catalog.=) 'running' "
 	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
 	"ORDER BY r.claim_expires_at LIMIT " CppAsString2(DT_LEASE_SWEEP_BATCH) " "
-	"FOR UPDATE OF r SKIP LOCKED",
+	"FOR UPDATE OF r, t SKIP LOCKED",
 	0, {0}
 };
 
@@ -84,7 +84,7 @@ static const DtPlanDef plan_lease_sweep = {
 	" WHERE r.state OPERATOR(pg_catalog.=) 'pending'" \
 	" AND r.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()" \
 	" ORDER BY r.available_at, r.run_id LIMIT " limit \
-	" FOR UPDATE OF r SKIP LOCKED" \
+	" FOR UPDATE OF r, t SKIP LOCKED" \
 	"), runs AS (" \
 	" UPDATE {runs} r SET" \
 	"  state = CASE WHEN c.dead THEN 'cancelled' ELSE 'running' END," \

@@ -8,9 +8,11 @@
  * cancelled, a lease that ran out) is an error, never a silent overwrite.
  *
  * Concurrency.  The run row is locked first (the UPDATE of complete_run,
- * FOR UPDATE OF the run in fail_run), then its task is updated, the same
- * order claim.c and cancel_task use.  A second finisher of the same run
- * waits for the first and then finds the run no longer running.
+ * FOR UPDATE OF the run and then its task in fail_run), then its task is
+ * updated, the same order claim.c and cancel_task use.  A second finisher
+ * of the same run waits for the first and then finds the run no longer
+ * running.  A task cancelled meanwhile is never brought back: finishing
+ * its run is an error (55000) that undoes the statement.
  *
  * fail_run applies the task's retry strategy: while attempts remain, the
  * failed run is followed by a new pending run available after the retry
@@ -50,25 +52,32 @@ static const DtPlanDef plan_run_status = {
 	1, {UUIDOID}
 };
 
+#define TASK_IS_LIVE \
+	"t.state OPERATOR(pg_catalog.=) ANY ('{pending,running,sleeping}'::pg_catalog.text[])"
+
+/* returns how many runs and how many tasks it updated */
 static const DtPlanDef plan_complete = {
 	DT_PLAN_COMPLETE,
 	"WITH r AS (UPDATE {runs} r SET state = 'completed', result = $2, "
 	"finished_at = pg_catalog.now() "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD " "
-	"RETURNING r.task_id) "
-	"UPDATE {tasks} t SET state = 'completed', result = $2, "
+	"RETURNING r.task_id), "
+	"t AS (UPDATE {tasks} t SET state = 'completed', result = $2, "
 	"finished_at = pg_catalog.now() "
-	"FROM r WHERE t.task_id OPERATOR(pg_catalog.=) r.task_id",
+	"FROM r WHERE t.task_id OPERATOR(pg_catalog.=) r.task_id "
+	"AND " TASK_IS_LIVE " RETURNING t.task_id) "
+	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
 	2, {UUIDOID, JSONBOID}
 };
 
 /* columns 1-5 are what dt_fail_locked_run() expects */
 static const DtPlanDef plan_fail_lock = {
 	DT_PLAN_FAIL_LOCK,
-	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy "
+	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
+	"t.state "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD " "
-	"FOR UPDATE OF r",
+	"FOR UPDATE OF r, t",
 	1, {UUIDOID}
 };
 
@@ -136,6 +145,21 @@ dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id)
 }
 
 /*
+ * The run is held but its task was finished meanwhile (cancel_task): the
+ * run cannot be finished either.  Raised before anything is written, or
+ * to undo the statement that wrote it.
+ */
+static void
+dt_task_finished_error(pg_uuid_t *run_id, const char *task_state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the task of run %s is %s", dt_uuid_str(run_id),
+					task_state),
+			 errhint("Stop working on this run.")));
+}
+
+/*
  * Fail a run locked by the caller (columns 1-5 of tup: run_id, task_id,
  * attempt, max_attempts, retry_strategy) and retry its task if attempts
  * remain.
@@ -198,6 +222,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	Datum		args[2];
 	char		nulls[2] = {' ', PG_ARGISNULL(2) ? 'n' : ' '};
+	bool		isnull;
 	int			ret;
 
 	args[0] = UUIDPGetDatum(run_id);
@@ -206,9 +231,13 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_complete),
 						   args, nulls, false, 0);
-	dt_spi_check(ret, SPI_OK_UPDATE, "completing a run");
-	if (SPI_processed == 0)
+	dt_spi_check(ret, SPI_OK_SELECT, "completing a run");
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)) == 0)
 		dt_run_not_held_error(queue, run_id);
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 2, &isnull)) == 0)
+		dt_task_finished_error(run_id, "finished");
 	SPI_finish();
 
 	PG_RETURN_VOID();
@@ -231,6 +260,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	DtFailResult res;
 	Datum		values[5];
 	bool		nulls[5] = {0};
+	char	   *task_state;
 	int			ret;
 
 	dt_srf_init(fcinfo, &fail_result_desc);
@@ -244,6 +274,11 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	dt_spi_check(ret, SPI_OK_SELECT, "locking a run");
 	if (SPI_processed == 0)
 		dt_run_not_held_error(queue, run_id);
+	task_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
+	if (strcmp(task_state, "pending") != 0 &&
+		strcmp(task_state, "running") != 0 &&
+		strcmp(task_state, "sleeping") != 0)
+		dt_task_finished_error(run_id, task_state);
 
 	dt_fail_locked_run(queue, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 					   PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
