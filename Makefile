@@ -30,7 +30,7 @@ PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path
 REGRESS_OPTS = --load-extension=durable_tasks
 
-ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race key_index_reindex
+ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race queue_settings key_index_reindex
 ISOLATION_OPTS = --inputdir=test --outputdir=test --load-extension=durable_tasks
 
 PG_CONFIG ?= pg_config

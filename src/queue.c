@@ -36,6 +36,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "durable_tasks.h"
 
@@ -44,6 +45,9 @@ PG_FUNCTION_INFO_V1(dt_registry_changed);
 
 static HTAB *queue_cache = NULL;
 static Oid	registry_relid = InvalidOid;
+
+/* bumped by every invalidation of the registry (see dt_queue_policy) */
+static uint64 registry_generation = 0;
 
 static void dt_queue_relcache_callback(Datum arg, Oid relid);
 
@@ -69,6 +73,9 @@ dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	DtQueue    *queue;
+
+	if (relid == InvalidOid || relid == registry_relid)
+		registry_generation++;
 
 	hash_seq_init(&status, queue_cache);
 	while ((queue = hash_seq_search(&status)) != NULL)
@@ -235,6 +242,7 @@ dt_queue_policy(DtQueue *queue)
 	bool		isnull;
 	Datum		d;
 	char	   *reuse;
+	uint64		generation;
 	int			ret;
 
 	if (queue->policy_valid)
@@ -252,8 +260,19 @@ dt_queue_policy(DtQueue *queue)
 				 SPI_result_code_string(SPI_result));
 	}
 
+	/*
+	 * Read the latest committed settings, not the caller's snapshot (under
+	 * REPEATABLE READ that could predate an alter_queue whose invalidation
+	 * we have already processed).  If an invalidation arrives while we
+	 * read, use what we read for this call but do not cache it.  The
+	 * callback recognises the registry by registry_relid.
+	 */
+	registry_relid = get_relname_relid("queues",
+									   get_namespace_oid(DT_SCHEMA, false));
+	generation = registry_generation;
 	args[0] = CStringGetTextDatum(queue->name);
-	ret = SPI_execute_plan(plan, args, NULL, true, 1);
+	ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
 	dt_spi_check(ret, SPI_OK_SELECT, "reading the queue registry");
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -279,10 +298,7 @@ dt_queue_policy(DtQueue *queue)
 	queue->policy.mismatch_error =
 		strcmp(SPI_getvalue(tup, desc, 3), "error") == 0;
 
-	/* learn the registry's OID so the callback can recognise it */
-	registry_relid = get_relname_relid("queues",
-									   get_namespace_oid(DT_SCHEMA, false));
-	queue->policy_valid = true;
+	queue->policy_valid = generation == registry_generation;
 	return &queue->policy;
 }
 
