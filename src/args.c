@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "funcapi.h"
 #include "nodes/execnodes.h"
 #include "mb/pg_wchar.h"
@@ -126,11 +127,29 @@ dt_uuid_str(pg_uuid_t *uuid)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
 }
 
+/*
+ * Connect to SPI with search_path set to pg_catalog alone until
+ * dt_spi_finish().  Every SQL text we run is fully qualified; the fixed
+ * path keeps the caller's search_path out of it and, above all, lets the
+ * kept plans be reused whatever search_path the caller has: the plan cache
+ * re-analyzes a plan whenever the active search_path differs from the one
+ * it was prepared under.  An error pops the path at (sub)transaction end.
+ */
 void
 dt_spi_connect(void)
 {
+	static OverrideSearchPath catalog_only = {NIL, true, false, 0};
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	PushOverrideSearchPath(&catalog_only);
+}
+
+void
+dt_spi_finish(void)
+{
+	PopOverrideSearchPath();
+	SPI_finish();
 }
 
 /*

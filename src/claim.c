@@ -239,7 +239,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	 */
 	while (remaining > 0 && dt_claim_batch(fcinfo, queue, args, &remaining) > 0)
 		;
-	SPI_finish();
+	dt_spi_finish();
 
 	return (Datum) 0;
 }
@@ -269,7 +269,7 @@ dt_extend_claim(PG_FUNCTION_ARGS)
 	dt_spi_check(ret, SPI_OK_UPDATE, "extending a claim");
 	if (SPI_processed == 0)
 		dt_run_not_held_error(queue, run_id);
-	SPI_finish();
+	dt_spi_finish();
 
 	PG_RETURN_TIMESTAMPTZ(expires);
 }

@@ -58,6 +58,7 @@ extern void dt_put_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 extern void dt_put_spi_rows(FunctionCallInfo fcinfo);
 extern char *dt_uuid_str(pg_uuid_t *uuid);
 extern void dt_spi_connect(void);
+extern void dt_spi_finish(void);
 
 /* ---- queue.c ---- */
 

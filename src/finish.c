@@ -238,7 +238,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 2, &isnull)) == 0)
 		dt_task_finished_error(run_id, "finished");
-	SPI_finish();
+	dt_spi_finish();
 
 	PG_RETURN_VOID();
 }
@@ -291,7 +291,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	values[4] = TimestampTzGetDatum(res.retry_available_at);
 	nulls[2] = nulls[3] = nulls[4] = !res.retried;
 	dt_put_row(fcinfo, values, nulls);
-	SPI_finish();
+	dt_spi_finish();
 
 	return (Datum) 0;
 }

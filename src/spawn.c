@@ -344,7 +344,7 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(res.attempt);
 	values[3] = BoolGetDatum(res.created);
 	dt_put_row(fcinfo, values, nulls);
-	SPI_finish();
+	dt_spi_finish();
 
 	return (Datum) 0;
 }
@@ -404,7 +404,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 	values[3] = BoolGetDatum(res.created);
 	values[4] = CStringGetTextDatum(res.state);
 	dt_put_row(fcinfo, values, nulls);
-	SPI_finish();
+	dt_spi_finish();
 
 	return (Datum) 0;
 }

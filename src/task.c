@@ -70,7 +70,7 @@ dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def,
 						dt_uuid_str(task_id), queue->name)));
 
 	dt_put_spi_rows(fcinfo);
-	SPI_finish();
+	dt_spi_finish();
 
 	return (Datum) 0;
 }
