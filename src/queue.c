@@ -143,9 +143,9 @@ dt_queue_open(FunctionCallInfo fcinfo, int argno)
 	queue = hash_search(queue_cache, name, HASH_ENTER, &found);
 	if (!found)
 	{
-		memset(queue->plans, 0, sizeof(queue->plans));
-		queue->policy_valid = false;
-		queue->probe.task_relid = InvalidOid;
+		/* hash_search does not zero new entries: everything after the key */
+		memset((char *) queue + offsetof(DtQueue, task_relid), 0,
+			   sizeof(DtQueue) - offsetof(DtQueue, task_relid));
 	}
 	queue->task_relid = relid;
 	return queue;
