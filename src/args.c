@@ -119,6 +119,17 @@ dt_arg_int32(FunctionCallInfo fcinfo, int argno, const char *argname,
 }
 
 /*
+ * Is a task or run state terminal (completed, failed, cancelled)?
+ */
+bool
+dt_state_is_terminal(const char *state)
+{
+	return strcmp(state, "completed") == 0 ||
+		strcmp(state, "failed") == 0 ||
+		strcmp(state, "cancelled") == 0;
+}
+
+/*
  * Text form of a uuid, for messages.
  */
 char *

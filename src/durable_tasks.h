@@ -56,6 +56,7 @@ extern int32 dt_arg_int32(FunctionCallInfo fcinfo, int argno,
 extern void dt_srf_init(FunctionCallInfo fcinfo, TupleDesc *cache);
 extern void dt_put_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 extern void dt_put_spi_rows(FunctionCallInfo fcinfo);
+extern bool dt_state_is_terminal(const char *state);
 extern char *dt_uuid_str(pg_uuid_t *uuid);
 extern void dt_spi_connect(void);
 extern void dt_spi_finish(void);
@@ -163,6 +164,7 @@ typedef struct DtSpawnOptions
 	TimestampTz available_at;
 	Jsonb	   *cancellation;	/* NULL if not given */
 	bool		has_parent;
+	bool		parent_checked; /* spawn.c: its existence was looked up */
 	pg_uuid_t	parent_task_id;
 	/* 1.1: which deduplication settings override the queue's, and how */
 	bool		set_key_reuse;

@@ -275,9 +275,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		dt_run_not_held_error(queue, run_id);
 	task_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
-	if (strcmp(task_state, "pending") != 0 &&
-		strcmp(task_state, "running") != 0 &&
-		strcmp(task_state, "sleeping") != 0)
+	if (dt_state_is_terminal(task_state))
 		dt_task_finished_error(run_id, task_state);
 
 	dt_fail_locked_run(queue, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,

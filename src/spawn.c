@@ -144,8 +144,11 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 	char		nulls[11];
 	int			ret;
 
-	if (opts->has_parent)
+	if (opts->has_parent && !opts->parent_checked)
+	{
 		dt_check_parent(queue, &opts->parent_task_id);
+		opts->parent_checked = true;	/* once, however many rounds */
+	}
 
 	dt_uuid_v7_generate(&res->task_id);
 	dt_uuid_v7_generate(&res->run_id);
@@ -183,14 +186,6 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 		res->created = SPI_processed == 1;
 	}
 	return res->created;
-}
-
-static bool
-dt_state_is_terminal(const char *state)
-{
-	return strcmp(state, "completed") == 0 ||
-		strcmp(state, "failed") == 0 ||
-		strcmp(state, "cancelled") == 0;
 }
 
 /*
