@@ -10,7 +10,8 @@
  *	  fingerprint = hex(SHA-256("durable_tasks.fingerprint.v1" 0x00
  *								 || S(task_name) || V(params)))
  *
- *	  S(s)		= 's' len32(s) bytes(s)				(UTF-8, as stored)
+ *	  S(s)		= 's' len32(s) bytes(s)				(UTF-8, whatever the
+ *													 database encoding)
  *	  V(null)	= 'n'
  *	  V(false)	= 'f'
  *	  V(true)	= 't'
@@ -25,8 +26,11 @@
  * len32/u32 are unsigned 32-bit big-endian integers.  Object keys come in
  * jsonb's storage order (shorter keys first, then bytewise), which is part
  * of jsonb's on-disk format and the same for every jsonb-equal value, so
- * key order and whitespace of the input never matter.  A scalar params
- * value (jsonb's raw scalar) is encoded as the scalar itself.  Every item
+ * key order and whitespace of the input never matter.  In a database
+ * whose encoding is not UTF-8, strings are converted to UTF-8 and the
+ * members of each object put in that order by their UTF-8 keys, so every
+ * encoding gives the same bytes.  A scalar params value (jsonb's raw
+ * scalar) is encoded as the scalar itself.  Every item
  * is tagged and every variable part is length- or count-prefixed, so no
  * two different (task_name, params) pairs share an encoding.  Nothing
  * depends on the machine's byte order or on the server version.
@@ -42,6 +46,8 @@
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -59,12 +65,27 @@ enc_u32(StringInfo buf, uint32 n)
 	appendBinaryStringInfo(buf, (char *) b, 4);
 }
 
+/*
+ * S(s): the string as UTF-8.  In a UTF8 database that is the stored
+ * bytes; otherwise they are converted (pg_server_to_any), so that a
+ * fingerprint never depends on the database encoding.
+ */
 static void
-enc_bytes(StringInfo buf, char tag, const char *data, int len)
+enc_string(StringInfo buf, const char *data, int len)
 {
-	appendStringInfoChar(buf, tag);
+	char	   *utf8 = (char *) data;
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		utf8 = pg_server_to_any(data, len, PG_UTF8);
+		if (utf8 != data)
+			len = strlen(utf8);
+	}
+	appendStringInfoChar(buf, 's');
 	enc_u32(buf, (uint32) len);
-	appendBinaryStringInfo(buf, data, len);
+	appendBinaryStringInfo(buf, utf8, len);
+	if (utf8 != data)
+		pfree(utf8);
 }
 
 static void
@@ -82,49 +103,124 @@ enc_scalar(StringInfo buf, JsonbValue *v)
 			break;
 		case jbvNumeric:
 			num = numeric_normalize(v->val.numeric);
-			enc_bytes(buf, 'd', num, strlen(num));
+			appendStringInfoChar(buf, 'd');
+			enc_u32(buf, (uint32) strlen(num));
+			appendStringInfoString(buf, num);
 			pfree(num);
 			break;
 		case jbvString:
-			enc_bytes(buf, 's', v->val.string.val, v->val.string.len);
+			enc_string(buf, v->val.string.val, v->val.string.len);
 			break;
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
 	}
 }
 
+static void enc_container(StringInfo buf, JsonbContainer *jc);
+
 static void
-enc_jsonb(StringInfo buf, Jsonb *jb)
+enc_value(StringInfo buf, JsonbValue *v)
 {
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	if (v->type == jbvBinary)
+		enc_container(buf, v->val.binary.data);
+	else
+		enc_scalar(buf, v);
+}
+
+/* One object member, encoded, for sorting by its UTF-8 key. */
+typedef struct EncPair
+{
+	int			keylen;			/* bytes of the UTF-8 key */
+	const char *key;			/* the key's bytes inside enc */
+	StringInfoData enc;			/* S(key) V(value) */
+} EncPair;
+
+/* jsonb's key order (shorter first, then bytewise), on UTF-8 keys */
+static int
+enc_pair_cmp(const void *a, const void *b)
+{
+	const EncPair *pa = (const EncPair *) a;
+	const EncPair *pb = (const EncPair *) b;
+
+	if (pa->keylen != pb->keylen)
+		return pa->keylen < pb->keylen ? -1 : 1;
+	return memcmp(pa->key, pb->key, pa->keylen);
+}
+
+/*
+ * An object in a database whose encoding is not UTF-8: jsonb stores its
+ * keys ordered by their bytes in that encoding, which need not be the
+ * order of their UTF-8 bytes, so the members are encoded one by one and
+ * put in UTF-8 key order.
+ */
+static void
+enc_object_sorted(StringInfo buf, JsonbIterator *it, int npairs)
+{
+	EncPair    *pairs = palloc(sizeof(EncPair) * Max(npairs, 1));
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_END_OBJECT)
+	{
+		if (tok == WJB_KEY)
+		{
+			initStringInfo(&pairs[n].enc);
+			enc_string(&pairs[n].enc, v.val.string.val, v.val.string.len);
+			pairs[n].keylen = pairs[n].enc.len - 5;
+		}
+		else if (tok == WJB_VALUE)
+			enc_value(&pairs[n++].enc, &v);
+	}
+	for (int i = 0; i < n; i++)
+		pairs[i].key = pairs[i].enc.data + 5;
+	qsort(pairs, n, sizeof(EncPair), enc_pair_cmp);
+
+	appendStringInfoChar(buf, 'o');
+	enc_u32(buf, (uint32) n);
+	for (int i = 0; i < n; i++)
+	{
+		appendBinaryStringInfo(buf, pairs[i].enc.data, pairs[i].enc.len);
+		pfree(pairs[i].enc.data);
+	}
+	pfree(pairs);
+}
+
+/*
+ * V(container): walks one level with the jsonb iterator, recursing into
+ * nested containers.
+ */
+static void
+enc_container(StringInfo buf, JsonbContainer *jc)
+{
+	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	check_stack_depth();
+	tok = JsonbIteratorNext(&it, &v, true);
+	if (tok == WJB_BEGIN_OBJECT && GetDatabaseEncoding() != PG_UTF8)
 	{
-		switch (tok)
-		{
-			case WJB_BEGIN_ARRAY:
-				if (!v.val.array.rawScalar)
-				{
-					appendStringInfoChar(buf, 'a');
-					enc_u32(buf, (uint32) v.val.array.nElems);
-				}
-				break;
-			case WJB_BEGIN_OBJECT:
-				appendStringInfoChar(buf, 'o');
-				enc_u32(buf, (uint32) v.val.object.nPairs);
-				break;
-			case WJB_KEY:
-			case WJB_VALUE:
-			case WJB_ELEM:
-				enc_scalar(buf, &v);
-				break;
-			case WJB_END_ARRAY:
-			case WJB_END_OBJECT:
-			case WJB_DONE:
-				break;
-		}
+		enc_object_sorted(buf, it, v.val.object.nPairs);
+		return;
+	}
+	if (tok == WJB_BEGIN_OBJECT)
+	{
+		appendStringInfoChar(buf, 'o');
+		enc_u32(buf, (uint32) v.val.object.nPairs);
+	}
+	else if (!v.val.array.rawScalar)
+	{
+		appendStringInfoChar(buf, 'a');
+		enc_u32(buf, (uint32) v.val.array.nElems);
+	}
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			enc_string(buf, v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE || tok == WJB_ELEM)
+			enc_value(buf, &v);
 	}
 }
 
@@ -142,8 +238,8 @@ dt_fingerprint(const char *task_name, Jsonb *params)
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, FINGERPRINT_DOMAIN,
 						   sizeof(FINGERPRINT_DOMAIN));	/* with its NUL */
-	enc_bytes(&buf, 's', task_name, strlen(task_name));
-	enc_jsonb(&buf, params);
+	enc_string(&buf, task_name, strlen(task_name));
+	enc_container(&buf, &params->root);
 
 	ctx = pg_cryptohash_create(PG_SHA256);
 	if (pg_cryptohash_init(ctx) < 0 ||
