@@ -9,7 +9,13 @@ MODULE_big = durable_tasks
 OBJS = \
 	src/durable_tasks.o \
 	src/args.o \
+	src/spi_util.o \
+	src/srf.o \
+	src/state.o \
 	src/queue.o \
+	src/layout.o \
+	src/plans.o \
+	src/admin.o \
 	src/options.o \
 	src/uuid7.o \
 	src/spawn.o \
@@ -17,20 +23,22 @@ OBJS = \
 	src/finish.o \
 	src/fingerprint.o \
 	src/keyprobe.o \
+	src/cancel.o \
 	src/task.o
 
 EXTENSION = durable_tasks
 DATA = \
 	sql/durable_tasks--1.0.sql \
 	sql/durable_tasks--1.0--1.1.sql \
-	sql/durable_tasks--1.1.sql
+	sql/durable_tasks--1.1.sql \
+	sql/durable_tasks--1.1--1.2.sql
 
 PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 
-REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path
+REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path hardening
 REGRESS_OPTS = --load-extension=durable_tasks
 
-ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race queue_settings key_index_reindex
+ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race queue_settings key_index_reindex queue_defaults_rc dedup_delete_race drop_queue_race parent_lock_race
 ISOLATION_OPTS = --inputdir=test --outputdir=test --load-extension=durable_tasks
 
 PG_CONFIG ?= pg_config
@@ -44,5 +52,5 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on the shared
-# header (DtQueue's size changes with the plan list).
+# header.
 $(OBJS): src/durable_tasks.h

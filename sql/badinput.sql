@@ -103,27 +103,17 @@ SELECT key_reuse, dedup_ttl_seconds, on_params_mismatch
   FROM durable_tasks.list_queues() WHERE queue_name = 'bi_q';
 
 --
--- check_queue(queue_name text, must_exist boolean DEFAULT true)
---
-SELECT public.err($$SELECT durable_tasks.check_queue(NULL)$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('bi-q')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('bi_nosuch')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('bi_nosuch', false)$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('bi_q')$$);
--- must_exist => NULL means the default, true
-SELECT public.err($$SELECT durable_tasks.check_queue('bi_nosuch', NULL)$$);
-
---
--- check_queue_options(options jsonb)
---
-SELECT public.err($$SELECT durable_tasks.check_queue_options(NULL)$$);
-SELECT public.err($$SELECT durable_tasks.check_queue_options('[]')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue_options('"x"')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue_options('{"bogus": 1}')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue_options('{"headers": {}}')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue_options('{"key_reuse": "after_finish", "dedup_ttl_seconds": null, "on_params_mismatch": "error"}')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue_options('{}')$$);
+-- 1.2: check_queue and check_queue_options are internal, not SQL
+-- functions; their checks are made by the functions that need them
+SELECT to_regprocedure('durable_tasks.check_queue(text,boolean)') IS NULL AS check_queue_gone,
+       to_regprocedure('durable_tasks.check_queue_options(jsonb)') IS NULL AS check_queue_options_gone;
+-- the same options checks, through create_queue
+SELECT public.err($$SELECT durable_tasks.create_queue('bi_opts', '[]')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('bi_opts', '"x"')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('bi_opts', '{"bogus": 1}')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('bi_opts', '{"headers": {}}')$$);
+SELECT public.err($$SELECT durable_tasks.create_queue('bi_opts', '{"key_reuse": "after_finish", "dedup_ttl_seconds": null, "on_params_mismatch": "error"}')$$);
+SELECT public.err($$SELECT durable_tasks.drop_queue('bi_opts')$$);
 
 --
 -- spawn_task(queue_name, task_name, params, only_once, idempotency_key, options)

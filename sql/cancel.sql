@@ -43,10 +43,11 @@ SELECT task_id AS c2_g2 FROM durable_tasks.spawn_task('ca_q', 'c2_g2',
          options => jsonb_build_object('parent_task_id', :'c2', 'delay_seconds', 3600)) \gset
 SELECT task_id AS c3, run_id AS c3_run FROM durable_tasks.spawn_task('ca_q', 'c3',
          options => jsonb_build_object('parent_task_id', :'parent')) \gset
-SELECT task_name FROM durable_tasks.claim_task('ca_q', 'w1');
-SELECT durable_tasks.complete_run('ca_q', :'c3_run', '{"done": true}');
+-- (c3_g3 before c3 completes: a finished task refuses new children)
 SELECT task_id AS c3_g3 FROM durable_tasks.spawn_task('ca_q', 'c3_g3',
          options => jsonb_build_object('parent_task_id', :'c3', 'delay_seconds', 3600)) \gset
+SELECT task_name FROM durable_tasks.claim_task('ca_q', 'w1');
+SELECT durable_tasks.complete_run('ca_q', :'c3_run', '{"done": true}');
 SELECT task_id AS c4, run_id AS c4_run FROM durable_tasks.spawn_task('ca_q', 'c4',
          options => jsonb_build_object('parent_task_id', :'parent', 'max_attempts', 1)) \gset
 SELECT task_name FROM durable_tasks.claim_task('ca_q', 'w1');

@@ -22,7 +22,7 @@ SELECT created FROM durable_tasks.spawn_task('cl_q', 'delayed', '{"n": 5}',
          options => '{"delay_seconds": 3600}');
 BEGIN;
 SELECT task_name, attempt, params, headers, max_attempts,
-       extract(epoch FROM claim_expires_at - now()) AS lease_seconds
+       round(extract(epoch FROM claim_expires_at - now()), 1) AS lease_seconds
   FROM durable_tasks.claim_task('cl_q', 'w1', qty => 10);
 COMMIT;
 -- the claimed runs are running, leased to w1; their tasks are running
@@ -72,9 +72,9 @@ SELECT c.call, t.params
 SELECT created FROM durable_tasks.spawn_task('cl_q', 'lease');
 SELECT created FROM durable_tasks.spawn_task('cl_q', 'lease');
 BEGIN;
-SELECT task_name, extract(epoch FROM claim_expires_at - now()) AS lease_seconds
+SELECT task_name, round(extract(epoch FROM claim_expires_at - now()), 1) AS lease_seconds
   FROM durable_tasks.claim_task('cl_q', 'w1', claim_timeout_seconds => 120);
-SELECT task_name, extract(epoch FROM claim_expires_at - now()) AS lease_seconds
+SELECT task_name, round(extract(epoch FROM claim_expires_at - now()), 1) AS lease_seconds
   FROM durable_tasks.claim_task('cl_q', 'w1', 86400);
 COMMIT;
 
@@ -84,12 +84,12 @@ COMMIT;
 SELECT task_id AS et, run_id AS er FROM durable_tasks.spawn_task('cl_q', 'extend') \gset
 SELECT run_id = :'er' AS same_run FROM durable_tasks.claim_task('cl_q', 'w1', 10);
 BEGIN;
-SELECT extract(epoch FROM durable_tasks.extend_claim('cl_q', :'er', 300) - now()) AS new_lease_seconds;
-SELECT extract(epoch FROM claim_expires_at - now()) AS stored_lease_seconds FROM durable_tasks.r_cl_q WHERE run_id = :'er';
+SELECT round(extract(epoch FROM durable_tasks.extend_claim('cl_q', :'er', 300) - now()), 1) AS new_lease_seconds;
+SELECT round(extract(epoch FROM claim_expires_at - now()), 1) AS stored_lease_seconds FROM durable_tasks.r_cl_q WHERE run_id = :'er';
 COMMIT;
 BEGIN;
-SELECT extract(epoch FROM durable_tasks.extend_claim('cl_q', :'er', 5) - now()) AS shorter_lease_seconds;
-SELECT extract(epoch FROM claim_expires_at - now()) AS stored_lease_seconds FROM durable_tasks.r_cl_q WHERE run_id = :'er';
+SELECT round(extract(epoch FROM durable_tasks.extend_claim('cl_q', :'er', 5) - now()), 1) AS shorter_lease_seconds;
+SELECT round(extract(epoch FROM claim_expires_at - now()), 1) AS stored_lease_seconds FROM durable_tasks.r_cl_q WHERE run_id = :'er';
 COMMIT;
 SELECT durable_tasks.extend_claim(queue_name => 'cl_q', run_id => :'er', seconds => 60) > now() AS named_args;
 -- the run is still running for w1

@@ -23,7 +23,7 @@ BEGIN
         SELECT * INTO f FROM durable_tasks.fail_run(q, c.run_id,
                                  jsonb_build_object('attempt', c.attempt));
         INSERT INTO delays VALUES (label, c.attempt, f.task_state,
-                                   extract(epoch FROM f.retry_available_at - now()),
+                                   round(extract(epoch FROM f.retry_available_at - now()), 1),
                                    f.retry_attempt);
         EXIT WHEN f.retry_run_id IS NULL;
         EXECUTE format('UPDATE durable_tasks.%I SET available_at = now() WHERE run_id = $1',
@@ -77,9 +77,9 @@ BEGIN;
 SELECT run_id = :'fr' AS claimed_it FROM durable_tasks.claim_task('fi_q', 'w1');
 SELECT task_id = :'ft' AS same_task, task_state, retry_run_id IS NOT NULL AS has_retry,
        retry_run_id <> :'fr' AS new_run, retry_attempt,
-       retry_available_at - now() = interval '7 seconds' AS now_plus_base
+       round(extract(epoch FROM retry_available_at - now()), 1) = 7 AS now_plus_base
   FROM durable_tasks.fail_run('fi_q', :'fr', '{"error": "boom"}');
-SELECT available_at - now() = interval '7 seconds' AS stored_now_plus_base
+SELECT round(extract(epoch FROM available_at - now()), 1) = 7 AS stored_now_plus_base
   FROM durable_tasks.r_fi_q WHERE task_id = :'ft' AND attempt = 2;
 COMMIT;
 SELECT run_id AS fr2 FROM durable_tasks.r_fi_q WHERE task_id = :'ft' AND attempt = 2 \gset

@@ -1,5 +1,5 @@
 --
--- queue: create_queue, drop_queue, list_queues, alter_queue, check_queue,
+-- queue: create_queue, drop_queue, list_queues, alter_queue, queue checks,
 -- queue-name validation, the tables and indexes a queue owns.
 --
 -- Errors are shown as "SQLSTATE: message" by public.err(), with uuids
@@ -107,10 +107,10 @@ SELECT queue_name, key_reuse, dedup_ttl_seconds, on_params_mismatch
 SELECT count(*) AS relations FROM pg_temp.queue_relations('qu_badopts');
 
 -- check_queue: the name check and the existence check
-SELECT public.err($$SELECT durable_tasks.check_queue('qu_main')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('qu_nosuch')$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('qu_nosuch', false)$$);
-SELECT public.err($$SELECT durable_tasks.check_queue('QU', false)$$);
+-- (from 1.2 on internal: get_task makes the same checks)
+SELECT public.err($$SELECT durable_tasks.get_task('qu_main', gen_random_uuid())$$);
+SELECT public.err($$SELECT durable_tasks.get_task('qu_nosuch', gen_random_uuid())$$);
+SELECT public.err($$SELECT durable_tasks.get_task('QU', gen_random_uuid())$$);
 
 --
 -- Queue names: ^[a-z][a-z0-9_]{0,47}$
@@ -126,7 +126,7 @@ SELECT durable_tasks.drop_queue(repeat('q', 48));
 SELECT count(*) AS relations FROM pg_temp.queue_relations(repeat('q', 48));
 -- 49 characters, and other invalid names: 22023, before any SQL is built
 SELECT public.err(format('SELECT durable_tasks.create_queue(%L)', repeat('q', 49)));
-SELECT public.err(format('SELECT durable_tasks.check_queue(%L, false)', repeat('q', 49)));
+SELECT public.err(format('SELECT durable_tasks.drop_queue(%L)', repeat('q', 49)));
 SELECT public.err(format('SELECT durable_tasks.spawn_task(%L, %L)', repeat('q', 49), 't'));
 SELECT public.err(format('SELECT durable_tasks.create_queue(%L)', repeat('q', 1000)));
 SELECT public.err($$SELECT durable_tasks.create_queue('Qu_upper')$$);
@@ -186,7 +186,7 @@ SELECT queue_name, key_reuse FROM durable_tasks.list_queues() WHERE queue_name =
 -- for an existing queue nor be refused.
 --
 SELECT durable_tasks.create_queue('qc');
-SELECT public.err($$SELECT durable_tasks.check_queue('qc_pkey')$$);
+SELECT public.err($$SELECT durable_tasks.get_task('qc_pkey', gen_random_uuid())$$);
 SELECT public.err($$SELECT durable_tasks.spawn_task('qc_pkey', 't')$$);
 SELECT public.err($$SELECT durable_tasks.claim_task('qc_parent', 'w')$$);
 SELECT public.err($$SELECT durable_tasks.create_queue('qc_ikey')$$);

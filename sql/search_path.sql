@@ -136,8 +136,6 @@ SELECT durable_tasks.create_queue('sq_two', '{"key_reuse": "after_finish", "dedu
 SELECT durable_tasks.alter_queue('sq_two', '{"on_params_mismatch": "error", "dedup_ttl_seconds": null}');
 SELECT queue_name, key_reuse, dedup_ttl_seconds, on_params_mismatch
   FROM durable_tasks.list_queues() WHERE queue_name OPERATOR(pg_catalog.=) ANY (ARRAY['sq', 'sq_two']);
-SELECT durable_tasks.check_queue('sq');
-SELECT durable_tasks.check_queue_options('{"key_reuse": "never"}');
 -- spawns: plain, with every option, with a key, only_once
 INSERT INTO ids SELECT 'plain', task_id FROM durable_tasks.spawn_task('sq', 'plain', '{"a": 1}');
 INSERT INTO ids SELECT 'past', task_id FROM durable_tasks.spawn_task('sq', 'past', '{"p": 1}',

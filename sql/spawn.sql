@@ -13,7 +13,8 @@ SELECT durable_tasks.create_queue('sp_q');
 SELECT task_id IS NOT NULL AS has_task, run_id IS NOT NULL AS has_run,
        task_id <> run_id AS distinct_ids, attempt, created, state
   FROM durable_tasks.spawn_task('sp_q', 'send', '{"to": "a@example.com"}');
--- (inside one transaction, so that now() is the spawn's transaction start)
+-- (inside one transaction; times come from the clock at the call, so they
+-- lie between the transaction start now() and clock_timestamp())
 BEGIN;
 SELECT task_id AS t1, run_id AS r1
   FROM durable_tasks.spawn_task('sp_q', 'send', '{"to": "b@example.com"}') \gset
@@ -21,11 +22,11 @@ SELECT task_id AS t1, run_id AS r1
 SELECT task_name, state, attempts, params, result, failure, headers,
        max_attempts, retry_strategy, cancellation, parent_task_id,
        last_run_id = :'r1' AS last_run_is_first_run,
-       created_at = now() AS created_now,
+       created_at BETWEEN now() AND clock_timestamp() AS created_now,
        first_started_at, finished_at, idempotency_key, key_released_at
   FROM durable_tasks.get_task('sp_q', :'t1');
 -- the run row
-SELECT task_id = :'t1' AS same_task, attempt, state, available_at = now() AS available_now,
+SELECT task_id = :'t1' AS same_task, attempt, state, available_at BETWEEN now() AND clock_timestamp() AS available_now,
        claimed_by, claim_expires_at, started_at, finished_at, result, failure
   FROM durable_tasks.r_sp_q WHERE run_id = :'r1';
 COMMIT;
@@ -99,15 +100,15 @@ SELECT task_name, state, attempts, params, headers, max_attempts, retry_strategy
 
 --
 -- Scheduling: delay_seconds and available_at set the first run's
--- available_at (now() is the transaction start, as in spawn_task)
+-- available_at (from the clock at the call: rounded to 0.1 s)
 --
 BEGIN;
 SELECT task_id AS td, run_id AS rd FROM durable_tasks.spawn_task('sp_q', 'delayed', options => '{"delay_seconds": 3600}') \gset
-SELECT extract(epoch FROM available_at - now()) AS delay_seconds FROM durable_tasks.r_sp_q WHERE run_id = :'rd';
+SELECT round(extract(epoch FROM available_at - now()), 1) AS delay_seconds FROM durable_tasks.r_sp_q WHERE run_id = :'rd';
 SELECT task_id AS td2, run_id AS rd2 FROM durable_tasks.spawn_task('sp_q', 'delayed', options => '{"delay_seconds": 0.25}') \gset
-SELECT extract(epoch FROM available_at - now()) AS delay_seconds FROM durable_tasks.r_sp_q WHERE run_id = :'rd2';
+SELECT round(extract(epoch FROM available_at - now()), 1) AS delay_seconds FROM durable_tasks.r_sp_q WHERE run_id = :'rd2';
 SELECT task_id AS td3, run_id AS rd3 FROM durable_tasks.spawn_task('sp_q', 'delayed', options => '{"delay_seconds": 0}') \gset
-SELECT extract(epoch FROM available_at - now()) AS delay_seconds FROM durable_tasks.r_sp_q WHERE run_id = :'rd3';
+SELECT round(extract(epoch FROM available_at - now()), 1) AS delay_seconds FROM durable_tasks.r_sp_q WHERE run_id = :'rd3';
 SELECT state FROM durable_tasks.get_task('sp_q', :'td');
 COMMIT;
 SELECT run_id AS rfuture FROM durable_tasks.spawn_task('sp_q', 'future',
@@ -127,7 +128,7 @@ SELECT available_at = '2999-01-01 00:00:00+00' AS same_instant
 -- the delayed (3600 s) and future runs stay pending; the 0.25 s one is due
 SELECT pg_sleep(0.3);
 SELECT count(*) AS due_runs FROM durable_tasks.r_sp_q
- WHERE state = 'pending' AND available_at <= now();
+ WHERE state = 'pending' AND available_at <= clock_timestamp();
 SELECT count(*) AS claimed,
        bool_or(run_id = :'rd') AS got_delayed,
        bool_or(run_id = :'rfuture') AS got_future,

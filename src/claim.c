@@ -9,6 +9,10 @@
  * and its task are updated in the same statement.  Locks are taken runs
  * first, then tasks, as finish.c and cancel_task do.
  *
+ * Every time a worker sees (lease ends, deadlines, the runs that are
+ * due) is taken from the clock at the call, never from the start of a
+ * long transaction.
+ *
  * Leases are resolved lazily: before claiming, each claim_task call fails
  * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again FOR UPDATE SKIP LOCKED, so
  * each expired run is handled by exactly one worker), which applies the
@@ -55,55 +59,56 @@ static TupleDesc result_desc = NULL;
 #define CLAIM_COLUMNS			8
 
 /* columns 1-5 are what dt_fail_locked_run() expects */
+/* $1 the clock at the call */
 static const DtPlanDef plan_lease_sweep = {
-	DT_PLAN_LEASE_SWEEP,
+	"lease_sweep",
 	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
 	"pg_catalog.jsonb_build_object('error', 'lease expired', "
 	"'worker_id', r.claimed_by, 'claim_expires_at', r.claim_expires_at) "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.state OPERATOR(pg_catalog.=) 'running' "
-	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) $1 "
 	"ORDER BY r.claim_expires_at LIMIT " CppAsString2(DT_LEASE_SWEEP_BATCH) " "
 	"FOR UPDATE OF r, t SKIP LOCKED",
-	0, {0}
+	1, {TIMESTAMPTZOID}
 };
 
 #define CANCEL_DEADLINE(from, key) \
 	"(" from " OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => " \
 	"(t.cancellation OPERATOR(pg_catalog.->>) '" key "')::pg_catalog.float8)" \
-	" OPERATOR(pg_catalog.<) pg_catalog.now())"
+	" OPERATOR(pg_catalog.<) $4)"
 
 #define CLAIM_SQL(limit) \
 "WITH cand AS (" \
 	" SELECT r.run_id, COALESCE(" \
-	"  t.state OPERATOR(pg_catalog.<>) 'pending'" \
+	"  NOT t.state {task_from:claim}" \
 	"  OR (t.first_started_at IS NULL AND " CANCEL_DEADLINE("r.available_at", "max_delay") ")" \
 	"  OR (t.first_started_at IS NOT NULL AND " CANCEL_DEADLINE("t.first_started_at", "max_duration") ")," \
 	"  false) AS dead" \
 	" FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id" \
-	" WHERE r.state OPERATOR(pg_catalog.=) 'pending'" \
-	" AND r.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()" \
+	" WHERE r.state {run_from:claim}" \
+	" AND r.available_at OPERATOR(pg_catalog.<=) $4" \
 	" ORDER BY r.available_at, r.run_id LIMIT " limit \
 	" FOR UPDATE OF r, t SKIP LOCKED" \
 	"), runs AS (" \
 	" UPDATE {runs} r SET" \
-	"  state = CASE WHEN c.dead THEN 'cancelled' ELSE 'running' END," \
+	"  state = CASE WHEN c.dead THEN {run_to:drop} ELSE {run_to:claim} END," \
 	"  claimed_by = CASE WHEN c.dead THEN NULL ELSE $1 END," \
 	"  claim_expires_at = CASE WHEN c.dead THEN NULL ELSE $2 END," \
-	"  started_at = CASE WHEN c.dead THEN NULL ELSE pg_catalog.now() END," \
-	"  finished_at = CASE WHEN c.dead THEN pg_catalog.now() END" \
+	"  started_at = CASE WHEN c.dead THEN NULL ELSE $4 END," \
+	"  finished_at = CASE WHEN c.dead THEN $4 END" \
 	" FROM cand c WHERE r.run_id OPERATOR(pg_catalog.=) c.run_id" \
 	" RETURNING r.run_id, r.task_id, r.attempt, r.available_at," \
 	"  r.claim_expires_at, c.dead" \
 	"), tasks AS (" \
 	" UPDATE {tasks} t SET" \
-	"  state = CASE WHEN NOT u.dead THEN 'running'" \
-	"   WHEN t.state OPERATOR(pg_catalog.=) 'pending' THEN 'cancelled'" \
+	"  state = CASE WHEN NOT u.dead THEN {task_to:claim}" \
+	"   WHEN t.state {task_from:drop} THEN {task_to:drop}" \
 	"   ELSE t.state END," \
 	"  first_started_at = CASE WHEN u.dead THEN t.first_started_at" \
-	"   ELSE COALESCE(t.first_started_at, pg_catalog.now()) END," \
-	"  finished_at = CASE WHEN u.dead AND t.state OPERATOR(pg_catalog.=) 'pending'" \
-	"   THEN pg_catalog.now() ELSE t.finished_at END" \
+	"   ELSE COALESCE(t.first_started_at, $4) END," \
+	"  finished_at = CASE WHEN u.dead AND t.state {task_from:drop}" \
+	"   THEN $4 ELSE t.finished_at END" \
 	" FROM runs u WHERE t.task_id OPERATOR(pg_catalog.=) u.task_id" \
 	" RETURNING t.task_id, t.task_name, t.params, t.headers, t.max_attempts" \
 	")" \
@@ -112,40 +117,44 @@ static const DtPlanDef plan_lease_sweep = {
 	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id" \
 	" ORDER BY u.available_at, u.run_id"
 
-/* $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only) */
+/*
+ * $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only),
+ * $4 the clock at the call
+ */
 static const DtPlanDef plan_claim_one = {
-	DT_PLAN_CLAIM_ONE,
+	"claim_one",
 	CLAIM_SQL("1"),
-	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
+	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
 };
 
 static const DtPlanDef plan_claim_batch = {
-	DT_PLAN_CLAIM,
+	"claim_batch",
 	CLAIM_SQL("$3"),
-	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
+	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
 };
 
 static const DtPlanDef plan_extend = {
-	DT_PLAN_EXTEND,
+	"extend_claim",
 	"UPDATE {runs} r SET claim_expires_at = $2 "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 	"AND r.state OPERATOR(pg_catalog.=) 'running' "
-	"AND r.claim_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()",
-	2, {UUIDOID, TIMESTAMPTZOID}
+	"AND r.claim_expires_at OPERATOR(pg_catalog.>) $3",
+	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
 /*
  * Fail up to DT_LEASE_SWEEP_BATCH runs whose lease has expired.
  */
 static void
-dt_expire_leases(DtQueue *queue)
+dt_expire_leases(DtQueue *queue, TimestampTz now)
 {
 	SPITupleTable *expired;
+	Datum		args[1] = {TimestampTzGetDatum(now)};
 	uint64		n;
 	int			ret;
 
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_lease_sweep),
-						   NULL, NULL, false, 0);
+	ret = SPI_execute_plan(dt_plan(queue, &plan_lease_sweep),
+						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "looking for expired leases");
 
 	/* dt_fail_locked_run runs statements of its own: keep our result */
@@ -159,7 +168,7 @@ dt_expire_leases(DtQueue *queue)
 		DtFailResult res;
 
 		dt_fail_locked_run(queue, expired->vals[i], expired->tupdesc,
-						   reason, isnull, &res);
+						   DatumGetJsonbP(reason), now, &res);
 	}
 	SPI_freetuptable(expired);
 }
@@ -177,8 +186,8 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	int			ret;
 
 	args[2] = Int32GetDatum(*remaining);
-	ret = SPI_execute_plan(dt_queue_plan(queue, *remaining == 1 ?
-										 &plan_claim_one : &plan_claim_batch),
+	ret = SPI_execute_plan(dt_plan(queue, *remaining == 1 ?
+								   &plan_claim_one : &plan_claim_batch),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
 
@@ -216,10 +225,11 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	char	   *worker_id;
 	int32		timeout;
 	int32		remaining;
-	Datum		args[3];
+	TimestampTz now;
+	Datum		args[4];
 
 	dt_srf_init(fcinfo, &result_desc);
-	queue = dt_queue_open(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	worker_id = dt_arg_cstring(fcinfo, 1, "worker_id", DT_WORKER_ID_MAXLEN);
 	timeout = dt_arg_int32(fcinfo, 2, "claim_timeout_seconds",
 						   1, DT_MAX_CLAIM_SECONDS);
@@ -227,11 +237,12 @@ dt_claim_task(PG_FUNCTION_ARGS)
 
 	dt_spi_connect();
 
-	dt_expire_leases(queue);
+	now = GetCurrentTimestamp();
+	dt_expire_leases(queue, now);
 
 	args[0] = CStringGetTextDatum(worker_id);
-	args[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() +
-								  (TimestampTz) timeout * USECS_PER_SEC);
+	args[1] = TimestampTzGetDatum(now + (TimestampTz) timeout * USECS_PER_SEC);
+	args[3] = TimestampTzGetDatum(now);
 
 	/*
 	 * Runs cancelled instead of claimed do not count: claim again.  Each
@@ -254,17 +265,18 @@ dt_claim_task(PG_FUNCTION_ARGS)
 Datum
 dt_extend_claim(PG_FUNCTION_ARGS)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	int32		seconds = dt_arg_int32(fcinfo, 2, "seconds",
 									   1, DT_MAX_CLAIM_SECONDS);
-	TimestampTz expires = GetCurrentTransactionStartTimestamp() +
-		(TimestampTz) seconds * USECS_PER_SEC;
-	Datum		args[2] = {UUIDPGetDatum(run_id), TimestampTzGetDatum(expires)};
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz expires = now + (TimestampTz) seconds * USECS_PER_SEC;
+	Datum		args[3] = {UUIDPGetDatum(run_id), TimestampTzGetDatum(expires),
+	TimestampTzGetDatum(now)};
 	int			ret;
 
 	dt_spi_connect();
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_extend),
+	ret = SPI_execute_plan(dt_plan(queue, &plan_extend),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_UPDATE, "extending a claim");
 	if (SPI_processed == 0)

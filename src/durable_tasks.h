@@ -6,7 +6,15 @@
  * Module map (one concern per file):
  *	  durable_tasks.c  _PG_init, module magic
  *	  args.c           argument checks shared by every SQL-callable function
- *	  queue.c          per-backend queue cache: kept SPI plans, queue settings
+ *	  spi_util.c       SPI connect/finish under a fixed search_path, checks
+ *	  srf.c            materialized set-returning results
+ *	  state.c          task and run states, and the table of allowed moves
+ *	  queue.c          queue lookup (name -> OIDs under a lock), the
+ *	                   per-backend queue cache and its invalidation
+ *	  layout.c         a queue's tables: expected columns and key index,
+ *	                   validation, and the per-version DDL steps
+ *	  plans.c          kept SPI plans keyed by (queue, plan definition)
+ *	  admin.c          create_queue, alter_queue, drop_queue, layout steps
  *	  options.c        spawn options and retry strategies (jsonb parsing)
  *	  uuid7.c          time-ordered UUIDs
  *	  fingerprint.c    canonical jsonb encoding and its SHA-256
@@ -14,6 +22,7 @@
  *	  spawn.c          spawn_task (1.0 and 1.1, first-served deduplication)
  *	  claim.c          claim_task, extend_claim, lease expiry
  *	  finish.c         complete_run, fail_run, retries
+ *	  cancel.c         cancel_task
  *	  task.c           get_task
  *
  * Copyright (c) 2026, durable_tasks authors
@@ -27,11 +36,14 @@
 
 #include "fmgr.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "storage/lockdefs.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #define DT_SCHEMA				"durable_tasks"
+#define DT_REGISTRY				"queues"
 #define DT_QUEUE_NAME_MAXLEN	48
 #define DT_TASK_NAME_MAXLEN		255
 #define DT_WORKER_ID_MAXLEN		255
@@ -44,6 +56,7 @@
 #define DT_MAX_SECONDS			(10.0 * 365 * 86400)
 
 /* ---- args.c ---- */
+extern char *dt_arg_queue_name(FunctionCallInfo fcinfo, int argno);
 extern void dt_check_queue_name(const char *queue_name);
 extern char *dt_arg_cstring(FunctionCallInfo fcinfo, int argno,
 							const char *argname, int maxlen);
@@ -53,50 +66,48 @@ extern pg_uuid_t *dt_arg_uuid(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
 extern int32 dt_arg_int32(FunctionCallInfo fcinfo, int argno,
 						  const char *argname, int32 min, int32 max);
+extern char *dt_uuid_str(pg_uuid_t *uuid);
+
+/* ---- spi_util.c ---- */
+extern void dt_spi_connect(void);
+extern void dt_spi_finish(void);
+extern void dt_spi_check(int ret, int expected, const char *what);
+
+/* ---- srf.c ---- */
 extern void dt_srf_init(FunctionCallInfo fcinfo, TupleDesc *cache);
 extern void dt_put_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 extern void dt_put_spi_rows(FunctionCallInfo fcinfo);
+
+/* ---- state.c ---- */
+typedef enum DtState
+{
+	DT_PENDING,
+	DT_RUNNING,
+	DT_SLEEPING,
+	DT_COMPLETED,
+	DT_FAILED,
+	DT_CANCELLED,
+	DT_NUM_STATES
+} DtState;
+
+/* The moves of tasks and runs; state.c says which states each one leaves. */
+typedef enum DtMove
+{
+	DT_MOVE_CLAIM,				/* a worker takes a ready run */
+	DT_MOVE_DROP,				/* a ready run past a deadline is cancelled */
+	DT_MOVE_COMPLETE,
+	DT_MOVE_RETRY,				/* a run failed, another follows */
+	DT_MOVE_FAIL,				/* a run failed, the task fails for good */
+	DT_MOVE_CANCEL,
+	DT_NUM_MOVES
+} DtMove;
+
+extern const char *dt_state_name(DtState state);
 extern bool dt_state_is_terminal(const char *state);
-extern char *dt_uuid_str(pg_uuid_t *uuid);
-extern void dt_spi_connect(void);
-extern void dt_spi_finish(void);
+extern bool dt_task_may(DtMove move, const char *state);
+extern const char *dt_append_state_sql(StringInfo buf, const char *p);
 
 /* ---- queue.c ---- */
-
-/*
- * Every SQL text the C code runs is a DtPlanDef: a template in which
- * {tasks} stands for the queue's task table and {runs} for its run table
- * (both schema-qualified and quoted), prepared once per backend and queue.
- */
-typedef enum DtPlanId
-{
-	DT_PLAN_SPAWN_INSERT,		/* spawn.c: task + first run (1.0) */
-	DT_PLAN_SPAWN_INSERT_KEYED, /* spawn.c: same, ON CONFLICT DO NOTHING */
-	DT_PLAN_PARENT_EXISTS,		/* spawn.c */
-	DT_PLAN_KEY_RELEASE,		/* spawn.c: release a key from its holder */
-	DT_PLAN_LEASE_SWEEP,		/* claim.c: expired leases */
-	DT_PLAN_CLAIM,				/* claim.c: up to $3 runs */
-	DT_PLAN_CLAIM_ONE,			/* claim.c: one run */
-	DT_PLAN_EXTEND,				/* claim.c */
-	DT_PLAN_RUN_STATUS,			/* finish.c: why a run cannot be finished */
-	DT_PLAN_COMPLETE,			/* finish.c */
-	DT_PLAN_FAIL_LOCK,			/* finish.c */
-	DT_PLAN_FAIL_RETRY,			/* finish.c */
-	DT_PLAN_FAIL_FINAL,			/* finish.c */
-	DT_PLAN_GET_TASK,			/* task.c (1.0 columns) */
-	DT_PLAN_GET_TASK_1_1,		/* task.c */
-	DT_NUM_PLANS
-} DtPlanId;
-
-#define DT_PLAN_MAX_ARGS 12
-
-typedef struct DtPlanDef
-{
-	DtPlanId	id;
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[DT_PLAN_MAX_ARGS];
-} DtPlanDef;
 
 typedef enum DtKeyReuse
 {
@@ -114,31 +125,79 @@ typedef struct DtDedupPolicy
 	bool		mismatch_error;
 } DtDedupPolicy;
 
-/* Where keyprobe.c finds what it reads (cached; InvalidOid = stale). */
-#define DT_PROBE_NCOLUMNS 8
-
-typedef struct DtProbeLayout
+/* Columns of the task table that C code reads from tuples (layout.c). */
+typedef enum DtTaskColumn
 {
-	Oid			task_relid;
-	Oid			index_relid;
-	AttrNumber	attnums[DT_PROBE_NCOLUMNS];
-} DtProbeLayout;
+	DT_COL_TASK_ID,
+	DT_COL_STATE,
+	DT_COL_LAST_RUN_ID,
+	DT_COL_ATTEMPTS,
+	DT_COL_FINISHED_AT,
+	DT_COL_TASK_NAME,
+	DT_COL_PARAMS,
+	DT_COL_IDEMPOTENCY_KEY,
+	DT_COL_KEY_RELEASED_AT,
+	DT_NUM_PROBE_COLUMNS
+} DtTaskColumn;
 
+/*
+ * A queue as this backend knows it: the cache entry, keyed by the OID of
+ * its task table.  Everything in it was read and checked under a lock on
+ * the task table; the relcache callback clears "valid" (layout) and
+ * "registry_valid" (settings), and a stale entry is rebuilt on next use or
+ * freed, with its plans, at the end of the transaction.
+ */
 typedef struct DtQueue
 {
-	char		name[NAMEDATALEN];	/* hash key */
-	Oid			task_relid;		/* t_<queue>, as of dt_queue_open() */
-	SPIPlanPtr	plans[DT_NUM_PLANS];
-	bool		policy_valid;
-	DtDedupPolicy policy;		/* the queue's defaults (1.1 registry) */
-	DtProbeLayout probe;
+	Oid			task_relid;		/* hash key */
+	char		name[NAMEDATALEN];
+	bool		valid;			/* layout checked since the last change */
+	bool		registry_valid; /* policy read since the last change */
+	Oid			run_relid;
+	Oid			key_index;		/* InvalidOid: a 1.0 layout, no key */
+	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
+	DtDedupPolicy policy;		/* the queue's defaults (registry) */
 } DtQueue;
 
 extern void dt_queue_init(void);
-extern DtQueue *dt_queue_open(FunctionCallInfo fcinfo, int argno);
-extern SPIPlanPtr dt_queue_plan(DtQueue *queue, const DtPlanDef *def);
+extern DtQueue *dt_queue_open(FunctionCallInfo fcinfo, int argno,
+							  LOCKMODE lockmode);
+extern DtQueue *dt_queue_open_name(const char *name, LOCKMODE lockmode);
 extern const DtDedupPolicy *dt_queue_policy(DtQueue *queue);
-extern void dt_spi_check(int ret, int expected, const char *what);
+extern void dt_queue_missing_error(const char *name, const char *missing,
+								   bool partial) pg_attribute_noreturn();
+extern bool dt_registry_has(const char *name);
+
+/* ---- layout.c ---- */
+extern void dt_layout_check(DtQueue *queue);
+extern void dt_layout_step(const char *queue_name, const char *version);
+extern void dt_layout_create(const char *queue_name);
+extern void dt_qualified_name(char *buf, const char *prefix,
+							  const char *queue_name);
+
+/* ---- plans.c ---- */
+
+/*
+ * Every SQL text the C code runs on a queue is a DtPlanDef, owned by the
+ * module that runs it: a template in which {tasks} and {runs} stand for
+ * the queue's tables (qualified, quoted) and {task_from:MOVE},
+ * {run_from:MOVE} and {to:MOVE} for the states of state.c's table.  It is
+ * prepared once per backend and queue; the plan cache is keyed by (task
+ * table OID, definition).
+ */
+#define DT_PLAN_MAX_ARGS 12
+
+typedef struct DtPlanDef
+{
+	const char *name;			/* for messages */
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[DT_PLAN_MAX_ARGS];
+} DtPlanDef;
+
+extern void dt_plans_init(void);
+extern SPIPlanPtr dt_plan(DtQueue *queue, const DtPlanDef *def);
+extern void dt_plans_sweep(bool (*dead) (Oid task_relid));
 
 /* ---- options.c ---- */
 typedef enum DtRetryKind
@@ -158,13 +217,14 @@ typedef struct DtRetryStrategy
 
 typedef struct DtSpawnOptions
 {
+	TimestampTz now;			/* the clock at the call */
 	Jsonb	   *headers;		/* NULL if not given */
 	int32		max_attempts;
 	Jsonb	   *retry_strategy; /* validated, never NULL */
 	TimestampTz available_at;
 	Jsonb	   *cancellation;	/* NULL if not given */
 	bool		has_parent;
-	bool		parent_checked; /* spawn.c: its existence was looked up */
+	bool		parent_checked; /* spawn.c: locked and checked */
 	pg_uuid_t	parent_task_id;
 	/* 1.1: which deduplication settings override the queue's, and how */
 	bool		set_key_reuse;
@@ -175,9 +235,12 @@ typedef struct DtSpawnOptions
 
 extern void dt_parse_spawn_options(Jsonb *options, bool allow_dedup,
 								   DtSpawnOptions *out);
+extern void dt_parse_queue_options(Jsonb *options);
 extern void dt_dedup_policy(const DtSpawnOptions *opts,
 							const DtDedupPolicy *dflt, DtDedupPolicy *out);
 extern void dt_parse_retry_strategy(Jsonb *strategy, DtRetryStrategy *out);
+extern char *dt_try_parse_retry_strategy(Jsonb *strategy,
+										 DtRetryStrategy *out);
 extern double dt_retry_delay(const DtRetryStrategy *strategy, int32 attempt);
 
 /* ---- uuid7.c ---- */
@@ -201,8 +264,8 @@ typedef struct DtHolder
 	Jsonb	   *params;			/* only if asked for */
 } DtHolder;
 
-extern bool dt_probe_key(DtQueue *queue, const char *key, bool first,
-						 bool want_params, DtHolder *holder);
+extern bool dt_probe_key(DtQueue *queue, const char *key, bool want_params,
+						 DtHolder *holder);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult
@@ -215,7 +278,7 @@ typedef struct DtFailResult
 } DtFailResult;
 
 extern void dt_fail_locked_run(DtQueue *queue, HeapTuple run, TupleDesc desc,
-							   Datum reason, bool reason_isnull,
+							   Jsonb *reason, TimestampTz now,
 							   DtFailResult *res);
 extern void dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id) pg_attribute_noreturn();
 

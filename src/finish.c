@@ -32,6 +32,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 
 #include "durable_tasks.h"
 
@@ -41,67 +42,68 @@ PG_FUNCTION_INFO_V1(dt_fail_run);
 /* result descriptor of fail_run, built once per backend (dt_srf_init) */
 static TupleDesc fail_result_desc = NULL;
 
-#define RUN_IS_HELD \
+/* $now: the parameter that holds the clock at the call */
+#define RUN_IS_HELD(now) \
 	"r.state OPERATOR(pg_catalog.=) 'running' " \
-	"AND r.claim_expires_at OPERATOR(pg_catalog.>) pg_catalog.now()"
+	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
 
 static const DtPlanDef plan_run_status = {
-	DT_PLAN_RUN_STATUS,
+	"run_status",
 	"SELECT r.state, r.claimed_by, r.claim_expires_at "
 	"FROM {runs} r WHERE r.run_id OPERATOR(pg_catalog.=) $1",
 	1, {UUIDOID}
 };
 
-#define TASK_IS_LIVE \
-	"t.state OPERATOR(pg_catalog.=) ANY ('{pending,running,sleeping}'::pg_catalog.text[])"
-
-/* returns how many runs and how many tasks it updated */
+/* returns how many runs and how many tasks it updated; $3 the clock */
 static const DtPlanDef plan_complete = {
-	DT_PLAN_COMPLETE,
-	"WITH r AS (UPDATE {runs} r SET state = 'completed', result = $2, "
-	"finished_at = pg_catalog.now() "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD " "
+	"complete_run",
+	"WITH r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
+	"finished_at = $3 "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") " "
 	"RETURNING r.task_id), "
-	"t AS (UPDATE {tasks} t SET state = 'completed', result = $2, "
-	"finished_at = pg_catalog.now() "
+	"t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
+	"finished_at = $3 "
 	"FROM r WHERE t.task_id OPERATOR(pg_catalog.=) r.task_id "
-	"AND " TASK_IS_LIVE " RETURNING t.task_id) "
+	"AND t.state {task_from:complete} RETURNING t.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
-	2, {UUIDOID, JSONBOID}
+	3, {UUIDOID, JSONBOID, TIMESTAMPTZOID}
 };
 
-/* columns 1-5 are what dt_fail_locked_run() expects */
+/* columns 1-5 are what dt_fail_locked_run() expects; $2 the clock */
 static const DtPlanDef plan_fail_lock = {
-	DT_PLAN_FAIL_LOCK,
+	"fail_lock",
 	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
 	"t.state "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD " "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$2") " "
 	"FOR UPDATE OF r, t",
-	1, {UUIDOID}
+	2, {UUIDOID, TIMESTAMPTZOID}
 };
 
+/* $7 the clock */
 static const DtPlanDef plan_fail_retry = {
-	DT_PLAN_FAIL_RETRY,
-	"WITH r AS (UPDATE {runs} r SET state = 'failed', failure = $2, "
-	"finished_at = pg_catalog.now() "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1), "
+	"fail_retry",
+	"WITH r AS (UPDATE {runs} r SET state = {run_to:retry}, failure = $2, "
+	"finished_at = $7 "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND r.state {run_from:retry}), "
 	"n AS (INSERT INTO {runs} (run_id, task_id, attempt, state, available_at, "
-	"created_at) VALUES ($3, $4, $5, 'pending', $6, pg_catalog.now())) "
-	"UPDATE {tasks} t SET state = 'pending', attempts = $5, last_run_id = $3, "
+	"created_at) VALUES ($3, $4, $5, 'pending', $6, $7)) "
+	"UPDATE {tasks} t SET state = {task_to:retry}, attempts = $5, last_run_id = $3, "
 	"failure = $2 WHERE t.task_id OPERATOR(pg_catalog.=) $4",
-	6, {UUIDOID, JSONBOID, UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID}
+	7, {UUIDOID, JSONBOID, UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID}
 };
 
+/* $4 the clock */
 static const DtPlanDef plan_fail_final = {
-	DT_PLAN_FAIL_FINAL,
-	"WITH r AS (UPDATE {runs} r SET state = 'failed', failure = $2, "
-	"finished_at = pg_catalog.now() "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1) "
-	"UPDATE {tasks} t SET state = 'failed', failure = $2, "
-	"finished_at = pg_catalog.now() "
+	"fail_final",
+	"WITH r AS (UPDATE {runs} r SET state = {run_to:fail}, failure = $2, "
+	"finished_at = $4 "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND r.state {run_from:fail}) "
+	"UPDATE {tasks} t SET state = {task_to:fail}, failure = $2, "
+	"finished_at = $4 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $3",
-	3, {UUIDOID, JSONBOID, UUIDOID}
+	4, {UUIDOID, JSONBOID, UUIDOID, TIMESTAMPTZOID}
 };
 
 /*
@@ -117,7 +119,7 @@ dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id)
 	char	   *state;
 	int			ret;
 
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_run_status),
+	ret = SPI_execute_plan(dt_plan(queue, &plan_run_status),
 						   args, NULL, false, 1);
 	dt_spi_check(ret, SPI_OK_SELECT, "looking up a run");
 	if (SPI_processed == 0)
@@ -160,13 +162,38 @@ dt_task_finished_error(pg_uuid_t *run_id, const char *task_state)
 }
 
 /*
+ * reason + {"retry_strategy_error": message}: why a task with a damaged
+ * retry strategy failed for good.
+ */
+static Jsonb *
+dt_reason_with_error(Jsonb *reason, const char *message)
+{
+	StringInfoData buf;
+	Jsonb	   *err;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"retry_strategy_error\": ");
+	escape_json(&buf, message);
+	appendStringInfoChar(&buf, '}');
+	err = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+
+	if (reason == NULL || !JB_ROOT_IS_OBJECT(reason) || JB_ROOT_IS_SCALAR(reason))
+		return err;
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											  JsonbPGetDatum(reason),
+											  JsonbPGetDatum(err)));
+}
+
+/*
  * Fail a run locked by the caller (columns 1-5 of tup: run_id, task_id,
  * attempt, max_attempts, retry_strategy) and retry its task if attempts
- * remain.
+ * remain.  reason may be NULL.  A retry strategy that does not parse
+ * (hand-made damage: it was checked at spawn) fails the task for good
+ * with a WARNING, so that one bad row never stops the queue.
  */
 void
 dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
-				   Datum reason, bool reason_isnull, DtFailResult *res)
+				   Jsonb *reason, TimestampTz now, DtFailResult *res)
 {
 	bool		isnull;
 	Datum		run_id = SPI_getbinval(tup, desc, 1, &isnull);
@@ -174,36 +201,52 @@ dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
 	int32		attempt = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	int32		max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	Datum		strategy = SPI_getbinval(tup, desc, 5, &isnull);
-	char		nulls[6] = {' ', reason_isnull ? 'n' : ' ', ' ', ' ', ' ', ' '};
-	Datum		args[6];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[7];
+	DtRetryStrategy rs;
 	int			ret;
 
 	memcpy(&res->task_id, DatumGetUUIDP(task_id), sizeof(pg_uuid_t));
 	res->retried = attempt < max_attempts;
-	args[0] = run_id;
-	args[1] = reason;
-
 	if (res->retried)
 	{
-		DtRetryStrategy rs;
+		char	   *error = dt_try_parse_retry_strategy(DatumGetJsonbP(strategy),
+														&rs);
 
-		dt_parse_retry_strategy(DatumGetJsonbP(strategy), &rs);
+		if (error != NULL)
+		{
+			ereport(WARNING,
+					(errmsg("task %s of queue \"%s\" failed for good: its retry_strategy is invalid",
+							dt_uuid_str(&res->task_id), queue->name),
+					 errdetail("%s", error)));
+			reason = dt_reason_with_error(reason, error);
+			res->retried = false;
+		}
+	}
+
+	args[0] = run_id;
+	args[1] = PointerGetDatum(reason);
+	nulls[1] = reason ? ' ' : 'n';
+	if (res->retried)
+	{
 		dt_uuid_v7_generate(&res->retry_run_id);
 		res->retry_attempt = attempt + 1;
-		res->retry_available_at = GetCurrentTransactionStartTimestamp() +
+		res->retry_available_at = now +
 			(TimestampTz) (dt_retry_delay(&rs, attempt) * USECS_PER_SEC);
 
 		args[2] = UUIDPGetDatum(&res->retry_run_id);
 		args[3] = task_id;
 		args[4] = Int32GetDatum(res->retry_attempt);
 		args[5] = TimestampTzGetDatum(res->retry_available_at);
-		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_retry),
+		args[6] = TimestampTzGetDatum(now);
+		ret = SPI_execute_plan(dt_plan(queue, &plan_fail_retry),
 							   args, nulls, false, 0);
 	}
 	else
 	{
 		args[2] = task_id;
-		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_final),
+		args[3] = TimestampTzGetDatum(now);
+		ret = SPI_execute_plan(dt_plan(queue, &plan_fail_final),
 							   args, nulls, false, 0);
 	}
 	dt_spi_check(ret, SPI_OK_UPDATE, "failing a run");
@@ -218,18 +261,19 @@ dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
 Datum
 dt_complete_run(PG_FUNCTION_ARGS)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
-	Datum		args[2];
-	char		nulls[2] = {' ', PG_ARGISNULL(2) ? 'n' : ' '};
+	Datum		args[3];
+	char		nulls[3] = {' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
 	bool		isnull;
 	int			ret;
 
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 
 	dt_spi_connect();
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_complete),
+	ret = SPI_execute_plan(dt_plan(queue, &plan_complete),
 						   args, nulls, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "completing a run");
 	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -256,7 +300,8 @@ dt_fail_run(PG_FUNCTION_ARGS)
 {
 	DtQueue    *queue;
 	pg_uuid_t  *run_id;
-	Datum		args[1];
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		args[2];
 	DtFailResult res;
 	Datum		values[5];
 	bool		nulls[5] = {0};
@@ -264,23 +309,23 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	int			ret;
 
 	dt_srf_init(fcinfo, &fail_result_desc);
-	queue = dt_queue_open(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	args[0] = UUIDPGetDatum(run_id);
+	args[1] = TimestampTzGetDatum(now);
 
 	dt_spi_connect();
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_fail_lock),
+	ret = SPI_execute_plan(dt_plan(queue, &plan_fail_lock),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "locking a run");
 	if (SPI_processed == 0)
 		dt_run_not_held_error(queue, run_id);
 	task_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
-	if (dt_state_is_terminal(task_state))
+	if (!dt_task_may(DT_MOVE_FAIL, task_state))
 		dt_task_finished_error(run_id, task_state);
 
 	dt_fail_locked_run(queue, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-					   PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
-					   PG_ARGISNULL(2), &res);
+					   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), now, &res);
 
 	values[0] = UUIDPGetDatum(&res.task_id);
 	values[1] = CStringGetTextDatum(res.retried ? "pending" : "failed");

@@ -32,8 +32,6 @@
 
 #include "durable_tasks.h"
 
-PG_FUNCTION_INFO_V1(dt_check_queue_options);
-
 #define DT_DEFAULT_MAX_ATTEMPTS		5
 #define DT_MAX_MAX_ATTEMPTS			10000
 #define DT_DEFAULT_RETRY_STRATEGY \
@@ -88,6 +86,20 @@ dt_option_type_error(const char *name, const char *expected, JsonbValue *v)
 }
 
 /*
+ * Is the numeric a whole number?  Checked on the numeric itself: a value
+ * such as 0.99999999999999999999 rounds to 1 as a float8.
+ */
+static bool
+dt_numeric_is_integral(Numeric num)
+{
+	Datum		n = NumericGetDatum(num);
+	Datum		trunc = DirectFunctionCall2(numeric_trunc, n, Int32GetDatum(0));
+
+	return !numeric_is_nan(num) && !numeric_is_inf(num) &&
+		DatumGetBool(DirectFunctionCall2(numeric_eq, n, trunc));
+}
+
+/*
  * A number in [min, max]; integral if asked.
  */
 static double
@@ -102,7 +114,8 @@ dt_option_number(const char *name, JsonbValue *v, double min, double max,
 	/* out-of-range values become +-Inf or 0, and fail the check below */
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 										   NumericGetDatum(v->val.numeric)));
-	if ((integral && d != floor(d)) || !(d >= min && d <= max))
+	if ((integral && !dt_numeric_is_integral(v->val.numeric)) ||
+		!(d >= min && d <= max))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be %s between %g and %g",
@@ -217,6 +230,36 @@ dt_parse_retry_strategy(Jsonb *strategy, DtRetryStrategy *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retry_strategy.max_seconds must not be less than base_seconds")));
+}
+
+/*
+ * Parse a retry strategy stored on a task.  It was validated at spawn, so
+ * an error means hand-made damage: instead of raising it (which would stop
+ * every claim on the queue), return its message (NULL if it parsed).  The
+ * parser only reads the jsonb and allocates memory, so catching its error
+ * without a subtransaction is safe.
+ */
+char *
+dt_try_parse_retry_strategy(Jsonb *strategy, DtRetryStrategy *out)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *volatile message = NULL;
+
+	PG_TRY();
+	{
+		dt_parse_retry_strategy(strategy, out);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		message = edata->message;
+	}
+	PG_END_TRY();
+	return message;
 }
 
 /*
@@ -411,7 +454,8 @@ dt_parse_spawn_options(Jsonb *options, bool allow_dedup, DtSpawnOptions *out)
 
 	memset(out, 0, sizeof(*out));
 	out->max_attempts = DT_DEFAULT_MAX_ATTEMPTS;
-	out->available_at = GetCurrentTransactionStartTimestamp();
+	out->now = GetCurrentTimestamp();
+	out->available_at = out->now;
 	st.out = out;
 	st.allow_dedup = allow_dedup;
 
@@ -469,16 +513,11 @@ dt_queue_option(const char *key, JsonbValue *v, void *arg pg_attribute_unused())
 }
 
 /*
- * durable_tasks.check_queue_options(options jsonb) RETURNS void
- *
- * Validates create_queue/alter_queue options with the same rules as the
- * per-spawn deduplication options.  Takes no locks.
+ * Validate create_queue/alter_queue options with the same rules as the
+ * per-spawn deduplication options.
  */
-Datum
-dt_check_queue_options(PG_FUNCTION_ARGS)
+void
+dt_parse_queue_options(Jsonb *options)
 {
-	Jsonb	   *options = dt_arg_jsonb(fcinfo, 0, "options");
-
 	dt_foreach_option(options, "options", dt_queue_option, NULL);
-	PG_RETURN_VOID();
 }

@@ -1,22 +1,32 @@
 /*-------------------------------------------------------------------------
  *
  * queue.c
- *	  The per-backend queue cache: kept SPI plans and queue settings.
+ *	  Queue lookup and the per-backend queue cache.
  *
- * A DtQueue entry exists per queue name this backend has used.  It holds
- * the queue's SPI plans, each prepared on first use from a DtPlanDef and
- * kept (SPI_keepplan) for the life of the backend; the plan cache re-plans
- * them by itself after DDL on the queue's tables, so the entry never needs
- * to be rebuilt.  It also caches the queue's deduplication defaults read
- * from durable_tasks.queues; a trigger on that table sends a relcache
- * invalidation for it (dt_registry_changed), and our callback marks every
- * cached policy stale.
+ * Every call names its queue.  dt_queue_open() resolves the name to the
+ * OID of the task table t_<queue> and locks it, as RangeVarGetRelidExtended
+ * does: lock, then look the name up again if invalidations arrived while
+ * we waited, so a queue dropped (or dropped and created again) while we
+ * waited is seen as it is when we hold the lock.  Holding that lock, the
+ * queue cannot be dropped under us until the end of the transaction, and
+ * the kept plans find the same tables by name.  A missing queue is 42704,
+ * never a missing relation.
  *
- * Queue existence is checked on every call with syscache lookups (schema,
- * table t_<queue>, its kind), so a dropped queue is reported as such rather
- * than as a missing relation.  The entry also caches where keyprobe.c
- * finds a key's holder, dropped by the same callback when the task table
- * or its key index changes.
+ * The cache entry (DtQueue) is keyed by the task table's OID, never by
+ * name.  It holds what layout.c checked (the run table, the key index,
+ * column numbers) and the queue's settings read from the registry
+ * durable_tasks.queues with the latest committed snapshot.  A relcache
+ * callback marks an entry stale when its task table, run table or key
+ * index changes (or on a cache reset), and marks every entry's settings
+ * stale when the registry changes (a statement trigger on it sends that
+ * invalidation, see admin.c).  dt_queue_open() accepts pending
+ * invalidations on every call, so a change committed by another session
+ * is seen by the next statement even inside an open transaction.
+ *
+ * A stale entry is rebuilt when it is opened again.  At the end of every
+ * transaction, entries still stale are removed and their plans freed
+ * (plans.c): no plan can be running then, and a backend that used and
+ * dropped many queues keeps nothing of them.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -26,11 +36,10 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "commands/trigger.h"
-#include "funcapi.h"
-#include "lib/stringinfo.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -40,236 +49,217 @@
 
 #include "durable_tasks.h"
 
-PG_FUNCTION_INFO_V1(dt_check_queue);
-PG_FUNCTION_INFO_V1(dt_registry_changed);
-
 static HTAB *queue_cache = NULL;
+
+/* the registry's OID as last seen (InvalidOid: look it up again) */
 static Oid	registry_relid = InvalidOid;
 
-/* bumped by every invalidation of the registry (see dt_queue_policy) */
+/* bumped by every invalidation of the registry (see dt_queue_read_registry) */
 static uint64 registry_generation = 0;
 
+/* bumped by every relcache invalidation (see dt_queue_open_name) */
+static uint64 layout_generation = 0;
+
+/* entries marked stale since the last sweep */
+static bool sweep_needed = false;
+
 static void dt_queue_relcache_callback(Datum arg, Oid relid);
+static void dt_queue_xact_callback(XactEvent event, void *arg);
 
 void
 dt_queue_init(void)
 {
 	HASHCTL		ctl;
 
-	ctl.keysize = NAMEDATALEN;
+	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(DtQueue);
 	queue_cache = hash_create("durable_tasks queue cache", 16, &ctl,
-							  HASH_ELEM | HASH_STRINGS);
+							  HASH_ELEM | HASH_BLOBS);
 	CacheRegisterRelcacheCallback(dt_queue_relcache_callback, (Datum) 0);
+	RegisterXactCallback(dt_queue_xact_callback, NULL);
+	dt_plans_init();
 }
 
 /*
- * Relcache invalidation callback: a change to durable_tasks.queues (or a
- * full cache reset) makes every cached queue policy stale; a change to a
- * queue's task table or key index, its probe layout.
+ * Relcache invalidation callback.  Only marks entries; nothing is freed
+ * here (a plan of the entry may be running).
  */
 static void
 dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	DtQueue    *queue;
+	bool		registry = relid == InvalidOid || relid == registry_relid;
 
-	if (relid == InvalidOid || relid == registry_relid)
+	layout_generation++;
+	if (registry)
+	{
 		registry_generation++;
+		registry_relid = InvalidOid;
+	}
 
 	hash_seq_init(&status, queue_cache);
 	while ((queue = hash_seq_search(&status)) != NULL)
 	{
-		if (relid == InvalidOid || relid == registry_relid)
-			queue->policy_valid = false;
-		if (relid == InvalidOid || relid == queue->probe.task_relid ||
-			relid == queue->probe.index_relid)
-			queue->probe.task_relid = InvalidOid;
+		if (registry)
+			queue->registry_valid = false;
+		if (relid == InvalidOid || relid == queue->task_relid ||
+			relid == queue->run_relid || relid == queue->key_index)
+		{
+			queue->valid = false;
+			sweep_needed = true;
+		}
 	}
 }
 
-/*
- * The OID of the queue's task table, or InvalidOid.  Syscache lookups only.
- */
-static Oid
-dt_queue_relid(const char *queue_name)
+static bool
+dt_queue_is_dead(Oid task_relid)
 {
-	Oid			nspid = get_namespace_oid(DT_SCHEMA, true);
-	char		relname[NAMEDATALEN];
-	Oid			relid;
+	DtQueue    *queue = hash_search(queue_cache, &task_relid, HASH_FIND, NULL);
 
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	snprintf(relname, sizeof(relname), "t_%s", queue_name);
-	relid = get_relname_relid(relname, nspid);
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
-		return InvalidOid;
-	return relid;
+	return queue == NULL || !queue->valid;
 }
 
 /*
- * Raise 22023 for a bad name, 42704 (if must_exist) for a missing queue.
- * Returns the task table's OID (InvalidOid if missing and !must_exist).
+ * Remove stale entries and free their plans.  Run at transaction end,
+ * when none of our plans is executing.
  */
-static Oid
-dt_queue_check(const char *queue_name, bool must_exist)
+static void
+dt_queue_sweep(void)
 {
-	Oid			relid;
-
-	dt_check_queue_name(queue_name);
-	relid = must_exist ? dt_queue_relid(queue_name) : InvalidOid;
-	if (must_exist && !OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", queue_name),
-				 errhint("Create it with durable_tasks.create_queue('%s').",
-						 queue_name)));
-	return relid;
-}
-
-/*
- * The queue named by argument argno: validated, existing, with its cache
- * entry.
- */
-DtQueue *
-dt_queue_open(FunctionCallInfo fcinfo, int argno)
-{
-	char	   *name = dt_arg_cstring(fcinfo, argno, "queue_name",
-									  DT_QUEUE_NAME_MAXLEN + 1);
-	Oid			relid = dt_queue_check(name, true);
+	HASH_SEQ_STATUS status;
 	DtQueue    *queue;
+
+	dt_plans_sweep(dt_queue_is_dead);
+	hash_seq_init(&status, queue_cache);
+	while ((queue = hash_seq_search(&status)) != NULL)
+		if (!queue->valid)
+			hash_search(queue_cache, &queue->task_relid, HASH_REMOVE, NULL);
+	sweep_needed = false;
+}
+
+static void
+dt_queue_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (!sweep_needed)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		dt_queue_sweep();
+}
+
+/*
+ * Does durable_tasks.queues have a row for the queue?  Reads the latest
+ * committed state (and this transaction's own changes).  Only used on
+ * error paths and by create_queue, so the plan is not kept.
+ */
+bool
+dt_registry_has(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
 	bool		found;
+	int			ret;
 
-	queue = hash_search(queue_cache, name, HASH_ENTER, &found);
-	if (!found)
-	{
-		/* hash_search does not zero new entries: everything after the key */
-		memset((char *) queue + offsetof(DtQueue, task_relid), 0,
-			   sizeof(DtQueue) - offsetof(DtQueue, task_relid));
-	}
-	queue->task_relid = relid;
-	return queue;
-}
-
-/*
- * def->sql with {tasks} and {runs} replaced by the queue's qualified,
- * quoted table names.
- */
-static char *
-dt_plan_sql(DtQueue *queue, const char *template)
-{
-	char		tname[NAMEDATALEN + 8];
-	char		rname[NAMEDATALEN + 8];
-	const char *tasks;
-	const char *runs;
-	StringInfoData buf;
-	const char *p = template;
-
-	snprintf(tname, sizeof(tname), "t_%s", queue->name);
-	snprintf(rname, sizeof(rname), "r_%s", queue->name);
-	tasks = quote_qualified_identifier(DT_SCHEMA, tname);
-	runs = quote_qualified_identifier(DT_SCHEMA, rname);
-
-	initStringInfo(&buf);
-	while (*p)
-	{
-		if (strncmp(p, "{tasks}", 7) == 0)
-		{
-			appendStringInfoString(&buf, tasks);
-			p += 7;
-		}
-		else if (strncmp(p, "{runs}", 6) == 0)
-		{
-			appendStringInfoString(&buf, runs);
-			p += 6;
-		}
-		else
-			appendStringInfoChar(&buf, *p++);
-	}
-	return buf.data;
-}
-
-/*
- * The kept plan for def on this queue, prepared on first use.
- */
-SPIPlanPtr
-dt_queue_plan(DtQueue *queue, const DtPlanDef *def)
-{
-	char	   *sql;
 	SPIPlanPtr	plan;
 
-	if (queue->plans[def->id] != NULL)
-		return queue->plans[def->id];
-
-	sql = dt_plan_sql(queue, def->sql);
-	plan = SPI_prepare(sql, def->nargs, (Oid *) def->argtypes);
+	dt_spi_connect();
+	CommandCounterIncrement();
+	plan = SPI_prepare("SELECT 1 FROM durable_tasks.queues q "
+					   "WHERE q.queue_name OPERATOR(pg_catalog.=) $1",
+					   1, argtypes);
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	pfree(sql);
-
-	queue->plans[def->id] = plan;
-	return plan;
+		elog(ERROR, "could not prepare the queue registry query: %s",
+			 SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "reading the queue registry");
+	found = SPI_processed > 0;
+	SPI_freeplan(plan);
+	dt_spi_finish();
+	return found;
 }
 
 /*
- * elog(ERROR) unless an SPI call returned what we expected.  Errors a user
- * can cause are raised by the statements themselves; this is for
- * can't-happen results.
+ * The queue's table durable_tasks.<missing> does not exist: 42704, with a
+ * word on what is left of the queue.  partial: its other table exists.
  */
 void
-dt_spi_check(int ret, int expected, const char *what)
+dt_queue_missing_error(const char *name, const char *missing, bool partial)
 {
-	if (ret != expected)
-		elog(ERROR, "SPI failed while %s: %s", what,
-			 SPI_result_code_string(ret));
+	if (!partial && !dt_registry_has(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name),
+				 errhint("Create it with durable_tasks.create_queue('%s').", name)));
+	if (partial)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" has no tables", name),
+				 errdetail("durable_tasks.queues has a row for it, but table durable_tasks.%s is missing.",
+						   missing),
+				 errhint("Run durable_tasks.drop_queue('%s') to remove what is left of it, then durable_tasks.create_queue('%s').",
+						 name, name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("queue \"%s\" has no tables", name),
+			 errdetail("durable_tasks.queues has a row for it, but table durable_tasks.%s is missing.",
+					   missing),
+			 errhint("Run durable_tasks.create_queue('%s') to recreate its tables, or durable_tasks.drop_queue('%s') to remove it.",
+					 name, name)));
+}
+
+/* A string member of a registry row (as jsonb), or dflt. */
+static const char *
+dt_registry_text(Jsonb *row, const char *key, const char *dflt)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&row->root, key, strlen(key),
+												 NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return dflt;
+	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
 /*
- * The queue's deduplication defaults (registry columns added in 1.1),
- * cached until durable_tasks.queues changes.  Must be called inside SPI.
+ * Read the queue's row of the registry into queue->policy, with the
+ * latest committed snapshot (under REPEATABLE READ the transaction's
+ * snapshot could predate an alter_queue whose invalidation we already
+ * processed).  The row is read as jsonb so that a registry of any version
+ * (1.0 has no settings columns) can be read.  If an invalidation arrives
+ * while we read, the result is used for this call but not kept.
  */
-const DtDedupPolicy *
-dt_queue_policy(DtQueue *queue)
+static void
+dt_queue_read_registry(DtQueue *queue)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	Datum		d;
-	char	   *reuse;
 	uint64		generation;
+	Jsonb	   *row;
+	JsonbValue *ttl;
+	const char *reuse;
+	bool		isnull;
 	int			ret;
 
-	if (queue->policy_valid)
-		return &queue->policy;
-
+	dt_spi_connect();
 	if (plan == NULL)
 	{
-		plan = SPI_prepare("SELECT q.key_reuse, q.dedup_ttl_seconds, "
-						   "q.on_params_mismatch "
+		plan = SPI_prepare("SELECT pg_catalog.to_jsonb(q) "
 						   "FROM durable_tasks.queues q "
 						   "WHERE q.queue_name OPERATOR(pg_catalog.=) $1",
 						   1, argtypes);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the queue policy query: %s",
+			elog(ERROR, "could not prepare the queue registry query: %s",
 				 SPI_result_code_string(SPI_result));
 	}
 
-	/*
-	 * Read the latest committed settings, not the caller's snapshot (under
-	 * REPEATABLE READ that could predate an alter_queue whose invalidation
-	 * we have already processed).  If an invalidation arrives while we
-	 * read, use what we read for this call but do not cache it.  The
-	 * callback recognises the registry by registry_relid.
-	 */
-	registry_relid = get_relname_relid("queues",
-									   get_namespace_oid(DT_SCHEMA, false));
+	if (!OidIsValid(registry_relid))
+		registry_relid = get_relname_relid(DT_REGISTRY,
+										   get_namespace_oid(DT_SCHEMA, false));
 	generation = registry_generation;
+	CommandCounterIncrement();
 	args[0] = CStringGetTextDatum(queue->name);
 	ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
 							   InvalidSnapshot, true, false, 1);
@@ -277,13 +267,15 @@ dt_queue_policy(DtQueue *queue)
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" is not registered in durable_tasks.queues",
-						queue->name)));
+				 errmsg("queue \"%s\" is not registered", queue->name),
+				 errdetail("Its tables durable_tasks.t_%s and durable_tasks.r_%s exist, but durable_tasks.queues has no row for it.",
+						   queue->name, queue->name),
+				 errhint("Run durable_tasks.create_queue('%s') to register the existing tables, or durable_tasks.drop_queue('%s') to drop them.",
+						 queue->name, queue->name)));
 
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	reuse = SPI_getvalue(tup, desc, 1);
+	row = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	reuse = dt_registry_text(row, "key_reuse", "after_failure");
 	if (strcmp(reuse, "after_finish") == 0)
 		queue->policy.key_reuse = DT_KEY_REUSE_AFTER_FINISH;
 	else if (strcmp(reuse, "never") == 0)
@@ -291,46 +283,75 @@ dt_queue_policy(DtQueue *queue)
 	else
 		queue->policy.key_reuse = DT_KEY_REUSE_AFTER_FAILURE;
 
-	d = SPI_getbinval(tup, desc, 2, &isnull);
-	queue->policy.has_ttl = !isnull;
-	queue->policy.dedup_ttl_seconds = isnull ? 0 : DatumGetInt32(d);
-
+	ttl = getKeyJsonValueFromContainer(&row->root, "dedup_ttl_seconds",
+									   strlen("dedup_ttl_seconds"), NULL);
+	queue->policy.has_ttl = ttl != NULL && ttl->type == jbvNumeric;
+	queue->policy.dedup_ttl_seconds = !queue->policy.has_ttl ? 0 :
+		DatumGetInt32(DirectFunctionCall1(numeric_int4,
+										  NumericGetDatum(ttl->val.numeric)));
 	queue->policy.mismatch_error =
-		strcmp(SPI_getvalue(tup, desc, 3), "error") == 0;
+		strcmp(dt_registry_text(row, "on_params_mismatch", "ignore"),
+			   "error") == 0;
+	dt_spi_finish();
 
-	queue->policy_valid = generation == registry_generation;
+	queue->registry_valid = generation == registry_generation;
+}
+
+/*
+ * The queue named name, its task table locked in lockmode, its entry
+ * checked and its settings current.
+ */
+DtQueue *
+dt_queue_open_name(const char *name, LOCKMODE lockmode)
+{
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+	DtQueue    *queue;
+	bool		found;
+
+	/* see changes other sessions committed, even if we hold our locks */
+	AcceptInvalidationMessages();
+
+	snprintf(relname, sizeof(relname), "t_%s", name);
+	relid = RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
+									 lockmode, RVR_MISSING_OK, NULL, NULL);
+	if (!OidIsValid(relid))
+		dt_queue_missing_error(name, relname, false);
+
+	queue = hash_search(queue_cache, &relid, HASH_ENTER, &found);
+	if (!found || strcmp(queue->name, name) != 0)
+	{
+		memset((char *) queue + sizeof(Oid), 0, sizeof(DtQueue) - sizeof(Oid));
+		strlcpy(queue->name, name, NAMEDATALEN);
+		sweep_needed = true;	/* removed at transaction end unless checked */
+	}
+	if (!queue->valid)
+	{
+		/* an invalidation while we check means: check again next time */
+		uint64		generation = layout_generation;
+
+		dt_layout_check(queue);
+		queue->valid = generation == layout_generation;
+	}
+	if (!queue->registry_valid)
+		dt_queue_read_registry(queue);
+	return queue;
+}
+
+/*
+ * The queue named by argument argno.
+ */
+DtQueue *
+dt_queue_open(FunctionCallInfo fcinfo, int argno, LOCKMODE lockmode)
+{
+	return dt_queue_open_name(dt_arg_queue_name(fcinfo, argno), lockmode);
+}
+
+/*
+ * The queue's deduplication defaults.
+ */
+const DtDedupPolicy *
+dt_queue_policy(DtQueue *queue)
+{
 	return &queue->policy;
-}
-
-/*
- * durable_tasks.check_queue(queue_name text, must_exist boolean DEFAULT true)
- * RETURNS void
- *
- * The queue-name check of the C entry points, for the SQL functions.
- */
-Datum
-dt_check_queue(PG_FUNCTION_ARGS)
-{
-	char	   *name = dt_arg_cstring(fcinfo, 0, "queue_name",
-									  DT_QUEUE_NAME_MAXLEN + 1);
-	bool		must_exist = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
-
-	dt_queue_check(name, must_exist);
-	PG_RETURN_VOID();
-}
-
-/*
- * Statement trigger on durable_tasks.queues: tell every backend that the
- * queue defaults changed (delivered at commit).
- */
-Datum
-dt_registry_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "dt_registry_changed: not called by trigger manager");
-
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
 }

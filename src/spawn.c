@@ -62,46 +62,49 @@ static TupleDesc result_desc_1_1 = NULL;
 	"task_id, task_name, params, headers, retry_strategy, max_attempts, " \
 	"cancellation, parent_task_id, state, attempts, last_run_id, created_at"
 #define TASK_VALUES \
-	"$1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, pg_catalog.now()"
+	"$1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $11"
 #define RUN_COLUMNS \
 	"run_id, task_id, attempt, state, available_at, created_at"
+/* $11 is the clock at the call */
 #define INSERT_ARGTYPES \
 	UUIDOID, TEXTOID, JSONBOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, \
-	UUIDOID, UUIDOID, TIMESTAMPTZOID
+	UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID
 
 static const DtPlanDef plan_insert = {
-	DT_PLAN_SPAWN_INSERT,
+	"spawn_insert",
 	"WITH t AS (INSERT INTO {tasks} (" TASK_COLUMNS ") VALUES (" TASK_VALUES ")) "
 	"INSERT INTO {runs} (" RUN_COLUMNS ") "
-	"VALUES ($9, $1, 1, 'pending', $10, pg_catalog.now())",
-	10, {INSERT_ARGTYPES}
+	"VALUES ($9, $1, 1, 'pending', $10, $11)",
+	11, {INSERT_ARGTYPES}
 };
 
 static const DtPlanDef plan_insert_keyed = {
-	DT_PLAN_SPAWN_INSERT_KEYED,
+	"spawn_insert_keyed",
 	"WITH t AS (INSERT INTO {tasks} (" TASK_COLUMNS ", idempotency_key) "
-	"VALUES (" TASK_VALUES ", $11) "
+	"VALUES (" TASK_VALUES ", $12) "
 	"ON CONFLICT (idempotency_key) "
 	"WHERE idempotency_key IS NOT NULL AND key_released_at IS NULL "
 	"DO NOTHING RETURNING task_id) "
 	"INSERT INTO {runs} (" RUN_COLUMNS ") "
-	"SELECT $9, t.task_id, 1, 'pending', $10, pg_catalog.now() FROM t",
-	11, {INSERT_ARGTYPES, TEXTOID}
+	"SELECT $9, t.task_id, 1, 'pending', $10, $11 FROM t",
+	12, {INSERT_ARGTYPES, TEXTOID}
 };
 
-static const DtPlanDef plan_parent_exists = {
-	DT_PLAN_PARENT_EXISTS,
-	"SELECT 1 FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1",
+/* FOR SHARE: waits for a cancel_task (or delete) of the parent in progress */
+static const DtPlanDef plan_parent_lock = {
+	"spawn_parent_lock",
+	"SELECT t.state FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1 "
+	"FOR SHARE OF t",
 	1, {UUIDOID}
 };
 
 static const DtPlanDef plan_key_release = {
-	DT_PLAN_KEY_RELEASE,
-	"UPDATE {tasks} t SET key_released_at = pg_catalog.now() "
+	"spawn_key_release",
+	"UPDATE {tasks} t SET key_released_at = $3 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $1 "
 	"AND t.key_released_at IS NULL "
 	"AND t.state OPERATOR(pg_catalog.=) $2",
-	2, {UUIDOID, TEXTOID}
+	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID}
 };
 
 /* What spawn_task returns. */
@@ -114,21 +117,33 @@ typedef struct DtSpawnResult
 	char	   *state;
 } DtSpawnResult;
 
+/*
+ * Lock the parent task (FOR SHARE, until the end of the transaction) and
+ * refuse a parent that does not exist or has finished: a child is never
+ * left live under a cancelled parent, nor orphaned.
+ */
 static void
-dt_check_parent(DtQueue *queue, pg_uuid_t *parent)
+dt_lock_parent(DtQueue *queue, pg_uuid_t *parent)
 {
 	Datum		args[1] = {UUIDPGetDatum(parent)};
+	char	   *state;
 	int			ret;
 
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_parent_exists),
+	ret = SPI_execute_plan(dt_plan(queue, &plan_parent_lock),
 						   args, NULL, false, 1);
-	dt_spi_check(ret, SPI_OK_SELECT, "looking up the parent task");
+	dt_spi_check(ret, SPI_OK_SELECT, "locking the parent task");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("parent task %s does not exist in queue \"%s\"",
 						dt_uuid_str(parent), queue->name),
 				 errdetail("Option \"parent_task_id\" must name a task of the same queue.")));
+	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (dt_state_is_terminal(state))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("parent task %s is %s", dt_uuid_str(parent), state),
+				 errdetail("A task that has finished cannot get new children.")));
 }
 
 /*
@@ -140,13 +155,13 @@ static bool
 dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 				DtSpawnOptions *opts, const char *key, DtSpawnResult *res)
 {
-	Datum		args[11];
-	char		nulls[11];
+	Datum		args[12];
+	char		nulls[12];
 	int			ret;
 
 	if (opts->has_parent && !opts->parent_checked)
 	{
-		dt_check_parent(queue, &opts->parent_task_id);
+		dt_lock_parent(queue, &opts->parent_task_id);
 		opts->parent_checked = true;	/* once, however many rounds */
 	}
 
@@ -169,18 +184,19 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 	nulls[7] = opts->has_parent ? ' ' : 'n';
 	args[8] = UUIDPGetDatum(&res->run_id);
 	args[9] = TimestampTzGetDatum(opts->available_at);
+	args[10] = TimestampTzGetDatum(opts->now);
 
 	if (key == NULL)
 	{
-		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_insert),
+		ret = SPI_execute_plan(dt_plan(queue, &plan_insert),
 							   args, nulls, false, 0);
 		dt_spi_check(ret, SPI_OK_INSERT, "inserting a task");
 		res->created = true;
 	}
 	else
 	{
-		args[10] = CStringGetTextDatum(key);
-		ret = SPI_execute_plan(dt_queue_plan(queue, &plan_insert_keyed),
+		args[11] = CStringGetTextDatum(key);
+		ret = SPI_execute_plan(dt_plan(queue, &plan_insert_keyed),
 							   args, nulls, false, 0);
 		dt_spi_check(ret, SPI_OK_INSERT, "inserting a keyed task");
 		res->created = SPI_processed == 1;
@@ -192,7 +208,8 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
  * Does the holder keep the key from a new spawn under this policy?
  */
 static bool
-dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy)
+dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy,
+				 TimestampTz now)
 {
 	if (policy->key_reuse == DT_KEY_REUSE_NEVER ||
 		!dt_state_is_terminal(holder->state))
@@ -205,8 +222,7 @@ dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy)
 	if (!policy->has_ttl || holder->finished_null)
 		return true;
 	return holder->finished_at +
-		(TimestampTz) policy->dedup_ttl_seconds * USECS_PER_SEC >
-		GetCurrentTransactionStartTimestamp();
+		(TimestampTz) policy->dedup_ttl_seconds * USECS_PER_SEC > now;
 }
 
 /*
@@ -247,14 +263,15 @@ dt_holder_result(DtHolder *holder, DtSpawnResult *res)
  * else changed the holder first (then the caller probes again).
  */
 static bool
-dt_release_key(DtQueue *queue, DtHolder *holder)
+dt_release_key(DtQueue *queue, DtHolder *holder, TimestampTz now)
 {
-	Datum		args[2];
+	Datum		args[3];
 	int			ret;
 
 	args[0] = UUIDPGetDatum(&holder->task_id);
 	args[1] = CStringGetTextDatum(holder->state);
-	ret = SPI_execute_plan(dt_queue_plan(queue, &plan_key_release),
+	args[2] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(dt_plan(queue, &plan_key_release),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_UPDATE, "releasing an idempotency key");
 	return SPI_processed == 1;
@@ -279,16 +296,16 @@ dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
 	{
 		CHECK_FOR_INTERRUPTS();
 
-		if (dt_probe_key(queue, key, round == 0, want_params, &holder))
+		if (dt_probe_key(queue, key, want_params, &holder))
 		{
-			if (dt_holder_blocks(&holder, &policy))
+			if (dt_holder_blocks(&holder, &policy, opts->now))
 			{
 				if (want_params)
 					dt_check_mismatch(queue, &holder, key, task_name, params);
 				dt_holder_result(&holder, res);
 				return;
 			}
-			if (!dt_release_key(queue, &holder))
+			if (!dt_release_key(queue, &holder, opts->now))
 				continue;
 		}
 
@@ -325,7 +342,7 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {0};
 
 	dt_srf_init(fcinfo, &result_desc_1_0);
-	queue = dt_queue_open(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");
 	options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
@@ -370,7 +387,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {0};
 
 	dt_srf_init(fcinfo, &result_desc_1_1);
-	queue = dt_queue_open(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");
 	if (PG_ARGISNULL(3))

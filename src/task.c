@@ -3,7 +3,9 @@
  * task.c
  *	  get_task: one task, as the caller sees it.
  *
- * A plain read under the caller's snapshot; takes no row locks.
+ * A plain read under the caller's snapshot; takes no row locks.  The
+ * columns it returns were checked by layout.c (types match the result
+ * descriptor), so the rows go to the caller as they are.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -33,14 +35,14 @@ static TupleDesc result_desc_1_1 = NULL;
 	"t.first_started_at, t.finished_at"
 
 static const DtPlanDef plan_get_task = {
-	DT_PLAN_GET_TASK,
+	"get_task",
 	"SELECT " TASK_COLUMNS_1_0 " FROM {tasks} t "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $1",
 	1, {UUIDOID}
 };
 
 static const DtPlanDef plan_get_task_1_1 = {
-	DT_PLAN_GET_TASK_1_1,
+	"get_task_1_1",
 	"SELECT " TASK_COLUMNS_1_0 ", t.idempotency_key, t.key_released_at "
 	"FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1",
 	1, {UUIDOID}
@@ -56,12 +58,12 @@ dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def,
 	int			ret;
 
 	dt_srf_init(fcinfo, result_desc);
-	queue = dt_queue_open(fcinfo, 0);
+	queue = dt_queue_open(fcinfo, 0, AccessShareLock);
 	task_id = dt_arg_uuid(fcinfo, 1, "task_id");
 	args[0] = UUIDPGetDatum(task_id);
 
 	dt_spi_connect();
-	ret = SPI_execute_plan(dt_queue_plan(queue, def), args, NULL, true, 1);
+	ret = SPI_execute_plan(dt_plan(queue, def), args, NULL, true, 1);
 	dt_spi_check(ret, SPI_OK_SELECT, "reading a task");
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -1,24 +1,47 @@
 #!/usr/bin/env bash
-# 010_upgrade.sh - the upgrade chain 1.0 -> 1.1.
+# 010_upgrade.sh - the upgrade chain 1.0 -> 1.1 -> 1.2.
 #
 # (a) Database A is built at 1.0: two queues with tasks in every state,
-#     driven through the 1.0 SQL API while the 1.1 shared library is loaded.
+#     driven through the 1.0 SQL API while the current (1.2) shared library
+#     is loaded.
 #     ALTER EXTENSION ... UPDATE TO '1.1' must keep every row (checksums over
 #     the 1.0 columns), rewrite no table (same relfilenode), add the key
 #     columns (null) and the partial unique index to every queue, and leave
 #     the old queues usable, keyed spawns included.  A queue created after
 #     the update has the same layout as an upgraded one.
-# (b) Database B is a fresh 1.1 install with the same queues.  Its catalog
-#     (relations, columns, constraints, indexes, triggers, functions,
+# (a2) At 1.1 A's DBA revokes EXECUTE from PUBLIC on spawn_task and on the
+#     four functions 1.2 turns into C functions (create_queue, alter_queue,
+#     drop_queue, cancel_task) and grants it to a role.  ALTER EXTENSION ...
+#     UPDATE (to the default version, 1.2), in a session that used the 1.1
+#     functions, must keep the privileges of every function that exists in
+#     both versions, drop the 1.1 helpers (check_queue, check_queue_options,
+#     add_idempotency_key) and its own temporary helper queue_layout_step,
+#     take EXECUTE on registry_changed() away from PUBLIC, keep every row
+#     (checksums over all the columns), rewrite no table or index, and leave
+#     the old queues working (keyed spawn hitting a key made at 1.1, claim,
+#     complete, cancel; create/alter/drop queue now in C).
+# (b) Database B is a fresh install at the default version (1.2) with the
+#     same queues and the same privilege changes.  Its catalog (relations,
+#     columns, constraints, indexes, triggers, functions with their ACLs,
 #     extension membership) and its pg_dump --schema-only must be identical
-#     to A's.
+#     to A's once A reached 1.2.  A pg_dump -Fc / pg_restore of A keeps
+#     every row and the privileges.
 # shellcheck source=test/t/tap.bash
 source "$(dirname "$0")/tap.bash"
 
 A=dt_t010_a
 B=dt_t010_b
+C=dt_t010_c
+FINAL=1.2             # default_version of durable_tasks.control
 dt_newdb "$A"
 dt_newdb "$B"
+dt_newdb "$C"         # (before the roles: a copy left by an earlier run holds their grants)
+
+# Roles are cluster-wide: dropped and made again here, dropped at the end.
+APP=dt_t010_app       # gets EXECUTE on the functions revoked from PUBLIC
+PLAIN=dt_t010_plain   # no grant of its own: what PUBLIC may do
+q "$A" "SET client_min_messages = warning; DROP ROLE IF EXISTS $APP; DROP ROLE IF EXISTS $PLAIN;
+        CREATE ROLE $APP NOLOGIN; CREATE ROLE $PLAIN NOLOGIN"
 
 # ---------------------------------------------------------------------------
 # (a) 1.0 database
@@ -134,7 +157,7 @@ get:failed:failed:1
 get:pending:pending:1
 get:retried:pending:2
 get:running:running:1'
-is "$out" "$expected" "A: 1.0 API (spawn/claim/complete/fail/cancel/get_task) served by the 1.1 library"
+is "$out" "$expected" "A: 1.0 API (spawn/claim/complete/fail/cancel/get_task) served by the current library"
 
 is "$(q "$A" "SELECT string_agg(DISTINCT state, ',' ORDER BY state) FROM durable_tasks.t_alpha")" \
     "cancelled,completed,failed,pending,running" "A: alpha has tasks in every state"
@@ -345,15 +368,180 @@ fi
 is "$(ikey_def "$A" gamma)" "$IKEY" "A: the new queue has the partial unique index"
 
 # ---------------------------------------------------------------------------
-# (b) fresh 1.1 database with the same queues; compare the schemas
+# (a2) 1.1 -> 1.2, after the DBA changed privileges at 1.1
+# ---------------------------------------------------------------------------
+# spawn_task is left alone by 1.2; the other four become C functions through
+# CREATE OR REPLACE, which must keep their ACLs.
+PRIV_FUNCS=(
+    'durable_tasks.spawn_task(text,text,jsonb,boolean,text,jsonb)'
+    'durable_tasks.create_queue(text,jsonb)'
+    'durable_tasks.alter_queue(text,jsonb)'
+    'durable_tasks.drop_queue(text)'
+    'durable_tasks.cancel_task(text,uuid)'
+)
+PRIV_SQL=$(for f in "${PRIV_FUNCS[@]}"; do
+    printf 'REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC;\nGRANT EXECUTE ON FUNCTION %s TO %s;\n' "$f" "$f" "$APP"
+done)
+PRIV_ARRAY=$(printf "'%s'," "${PRIV_FUNCS[@]}")
+PRIV_ARRAY="ARRAY[${PRIV_ARRAY%,}]"
+q "$A" "$PRIV_SQL"
+OWNER=$(q "$A" "SELECT extowner::regrole FROM pg_extension WHERE extname = 'durable_tasks'")
+exec_privs() {  # exec_privs DB: who may execute the changed functions and registry_changed()
+    q "$1" "SELECT string_agg(f || ' app=' || has_function_privilege('$APP', f, 'EXECUTE')
+                             || ' plain=' || has_function_privilege('$PLAIN', f, 'EXECUTE'), E'\n' ORDER BY ord)
+            FROM unnest($PRIV_ARRAY || 'durable_tasks.registry_changed()'::text) WITH ORDINALITY AS u(f, ord)"
+}
+EXEC_EXPECTED=$(for f in "${PRIV_FUNCS[@]}"; do echo "$f app=true plain=false"; done)
+is "$(exec_privs "$A")" "$EXEC_EXPECTED
+durable_tasks.registry_changed() app=true plain=true" "A: at 1.1 the DBA's privilege changes are in effect"
+
+# the functions of the extension, with their ACLs
+EXT_FUNCS="SELECT p.oid::regprocedure::text AS f, p.proacl::text AS acl
+             FROM pg_proc p
+             JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+             JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'durable_tasks'"
+PROACL_SQL="SELECT string_agg(f || ' ' || coalesce(acl, '-'), E'\n' ORDER BY f) FROM ($EXT_FUNCS) x"
+
+# checksums over every column of every table, and the relfilenodes of every
+# table and index (the 1.1 partial unique indexes included)
+TABLES12=($(q "$A" "SELECT relname FROM pg_class WHERE relnamespace = 'durable_tasks'::regnamespace
+                    AND relkind = 'r' ORDER BY relname"))
+for tb in "${TABLES12[@]}"; do
+    COLS[$tb]=$(cols_of "$A" "$tb")
+done
+SUMS12_SQL=$(for tb in "${TABLES12[@]}"; do checksum_sql "$tb"; done)
+AFT12_SQL=${SUMS12_SQL//"'sum:"/"'aft:"}      # the same, labelled aft: (after the update)
+N_FUNCS11=$(q "$A" "SELECT count(*) FROM ($EXT_FUNCS) x")
+NODES12_SQL="SELECT 'nodes:' || string_agg(c.relname || '=' || c.relfilenode, ' ' ORDER BY c.relname)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i');"
+
+# The update, in a session that has called the 1.1 PL/pgSQL create_queue and
+# cancel_task and a keyed spawn; right after it, in the same session: the
+# checksums, relfilenodes and ACLs, then the old queues and the C functions.
+out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$A" 2>&1 <<SQL | grep -v '^$'
+CREATE TEMP TABLE acl_before AS $EXT_FUNCS;
+SELECT 'pre_hit:' || s.created
+  FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{"order": 9}', idempotency_key => 'order-9') s;
+SELECT 'pre_cancel:' || durable_tasks.cancel_task('beta', (SELECT task_id FROM public.ids WHERE label = 'b_parent'));
+SELECT durable_tasks.create_queue('epsilon');
+$SUMS12_SQL
+$NODES12_SQL
+ALTER EXTENSION durable_tasks UPDATE;
+$AFT12_SQL
+$NODES12_SQL
+SELECT 'acl:' || b.f || ' ' || coalesce(b.acl, '-') || ' -> ' || coalesce(a.acl, '-')
+  FROM acl_before b JOIN ($EXT_FUNCS) a ON a.f = b.f
+ WHERE b.acl IS DISTINCT FROM a.acl ORDER BY b.f;
+SELECT 'acl_compared:' || count(*) FROM acl_before b JOIN ($EXT_FUNCS) a ON a.f = b.f;
+SELECT 'acl_gone:' || coalesce(string_agg(b.f, ',' ORDER BY b.f), 'none')
+  FROM acl_before b WHERE NOT EXISTS (SELECT 1 FROM ($EXT_FUNCS) a WHERE a.f = b.f);
+SELECT 'acl_new:' || coalesce(string_agg(a.f, ',' ORDER BY a.f), 'none')
+  FROM ($EXT_FUNCS) a WHERE NOT EXISTS (SELECT 1 FROM acl_before b WHERE b.f = a.f);
+-- the old queues at 1.2
+SELECT 'hit:' || s.created || ':' || s.state || ':'
+       || (s.task_id = (SELECT t.task_id FROM durable_tasks.t_alpha t WHERE t.idempotency_key = 'order-9'))
+  FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{"order": 9}', idempotency_key => 'order-9') s;
+SELECT 'cancel:' || durable_tasks.cancel_task('alpha', (SELECT task_id FROM public.ids WHERE label = 'retried'));
+SELECT 'cancel_again:' || durable_tasks.cancel_task('beta', (SELECT task_id FROM public.ids WHERE label = 'b_parent'));
+SELECT 'done10:' || count(*) FROM durable_tasks.r_$LONGQ r,
+       LATERAL durable_tasks.complete_run('$LONGQ', r.run_id, '{"claimed_at": "1.0"}') WHERE r.state = 'running';
+CREATE TEMP TABLE c12 AS SELECT * FROM durable_tasks.claim_task('$LONGQ', 'w12', 3600);
+SELECT 'claim:' || task_name || ':' || attempt FROM c12;
+SELECT 'complete:' || count(*) FROM c12, LATERAL durable_tasks.complete_run('$LONGQ', c12.run_id, '{"v": 12}');
+SELECT 'states:' || string_agg(t.task_name || '=' || t.state, ',' ORDER BY t.task_name) FROM durable_tasks.t_$LONGQ t;
+-- the C queue management, same session
+SELECT durable_tasks.drop_queue('epsilon');
+SELECT durable_tasks.create_queue('delta', '{"key_reuse": "never"}');
+SELECT durable_tasks.alter_queue('delta', '{"dedup_ttl_seconds": 60}');
+SELECT 'delta:' || key_reuse || ':' || dedup_ttl_seconds FROM durable_tasks.list_queues() WHERE queue_name = 'delta';
+SELECT 'delta_spawn:' || s.created FROM durable_tasks.spawn_task('delta', 'd', '{}', idempotency_key => 'k') s;
+SELECT 'delta_spawn:' || s.created FROM durable_tasks.spawn_task('delta', 'd', '{}', idempotency_key => 'k') s;
+SELECT 'queues:' || string_agg(queue_name, ',' ORDER BY queue_name) FROM durable_tasks.list_queues();
+SQL
+)
+is "$(grep -Ev '^(sum|aft|nodes|acl):' <<<"$out")" "pre_hit:false
+pre_cancel:0
+acl_compared:$((N_FUNCS11 - 3))
+acl_gone:durable_tasks.add_idempotency_key(text),durable_tasks.check_queue(text,boolean),durable_tasks.check_queue_options(jsonb)
+acl_new:none
+hit:false:pending:true
+cancel:1
+cancel_again:0
+done10:1
+claim:x:1
+complete:1
+states:lease=completed,x=completed
+delta:never:60
+delta_spawn:true
+delta_spawn:false
+queues:alpha,beta,delta,gamma,$LONGQ" \
+    "A: ALTER EXTENSION UPDATE to $FINAL in a session that used the 1.1 functions; old queues work right after"
+is "$(q "$A" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" \
+    "$FINAL" "A: extension at version $FINAL after the second update"
+
+# privileges: unchanged on every function of both versions but registry_changed()
+is "$(grep '^acl:' <<<"$out" | grep -v '^acl:durable_tasks\.registry_changed()')" "" \
+    "A: every function that exists in 1.1 and $FINAL keeps its ACL (but registry_changed)"
+is "$(grep '^acl:durable_tasks\.registry_changed()' <<<"$out")" \
+    "acl:durable_tasks.registry_changed() - -> {$OWNER=X/$OWNER}" \
+    "A: registry_changed() is revoked from PUBLIC by the update"
+is "$(q "$A" "SELECT string_agg(p.proname || ' ' || p.proacl::text, E'\n' ORDER BY p.proname)
+               FROM unnest($PRIV_ARRAY::regprocedure[]) u(f)
+               JOIN pg_proc p ON p.oid = u.f")" \
+    "$(printf '%s {'"$OWNER=X/$OWNER,$APP=X/$OWNER"'}\n' alter_queue cancel_task create_queue drop_queue spawn_task)" \
+    "A: the DBA's grants and revokes are in the ACLs after the update"
+is "$(exec_privs "$A")" "$EXEC_EXPECTED
+durable_tasks.registry_changed() app=false plain=false" "A: at $FINAL only the granted role may execute them, nobody registry_changed()"
+is "$(q "$A" "SELECT string_agg(p.proname || ':' || l.lanname, ' ' ORDER BY p.proname)
+               FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+              WHERE p.pronamespace = 'durable_tasks'::regnamespace
+                AND p.proname IN ('create_queue', 'alter_queue', 'drop_queue', 'cancel_task')")" \
+    "alter_queue:c cancel_task:c create_queue:c drop_queue:c" "A: queue management and cancel_task are C functions at $FINAL"
+is "$(q "$A" "SELECT count(*) FROM pg_proc
+               WHERE proname IN ('check_queue', 'check_queue_options', 'add_idempotency_key', 'queue_layout_step')")" \
+    "0" "A: the 1.1 helpers and the update's queue_layout_step are gone (in every schema)"
+
+# rows and storage
+is "$(grep -c '^sum:' <<<"$out"):$(grep -c '^aft:' <<<"$out")" "${#TABLES12[@]}:${#TABLES12[@]}" \
+    "A: checksums of all ${#TABLES12[@]} tables taken right before and right after the update to $FINAL"
+for tb in "${TABLES12[@]}"; do
+    is "$(grep "^aft:$tb:" <<<"$out" | sed 's/^aft:/sum:/')" "$(grep "^sum:$tb:" <<<"$out")" \
+        "A: $tb rows unchanged by the update to $FINAL (checksum over all the columns)"
+done
+is "$(grep -c '^nodes:' <<<"$out"):$(grep '^nodes:' <<<"$out" | sort -u | grep -c '')" "2:1" \
+    "A: no table or index of the schema was rewritten by the update to $FINAL (relfilenodes unchanged)"
+
+# a queue created at 1.2 has the layout of an upgraded one
+L_ALPHA=$(layout "$A" alpha)
+L_DELTA=$(layout "$A" delta)
+if [ "$L_ALPHA" = "$L_DELTA" ] && [ -n "$L_ALPHA" ]; then
+    ok "A: a queue created at $FINAL has the layout of an upgraded one"
+else
+    not_ok "A: a queue created at $FINAL has the layout of an upgraded one"
+    diag "$(diff <(echo "$L_ALPHA") <(echo "$L_DELTA"))"
+fi
+is "$(ikey_def "$A" delta)" "$IKEY" "A: the queue created at $FINAL has the partial unique index"
+
+# ---------------------------------------------------------------------------
+# (b) fresh install at the default version with the same queues and the
+#     same privilege changes; compare the schemas with A at 1.2
 # ---------------------------------------------------------------------------
 q "$B" "CREATE EXTENSION durable_tasks" >/dev/null
 is "$(q "$B" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" \
-    "1.1" "B: fresh install is at version 1.1"
+    "$FINAL" "B: fresh install is at version $FINAL"
+# B gets the DBA's privilege changes too, rather than proacl being left out
+# of the comparison: then the catalog diff and the pg_dump diff (GRANT and
+# REVOKE lines, from proacl against pg_init_privs) also prove that A's
+# privileges after the update are exactly those of a fresh install plus the
+# DBA's changes - registry_changed() revoked from PUBLIC included.
+q "$B" "$PRIV_SQL"
 q "$B" "SELECT durable_tasks.create_queue('alpha'); SELECT durable_tasks.create_queue('beta');
-        SELECT durable_tasks.create_queue('$LONGQ'); SELECT durable_tasks.create_queue('gamma')" >/dev/null
+        SELECT durable_tasks.create_queue('$LONGQ'); SELECT durable_tasks.create_queue('gamma');
+        SELECT durable_tasks.create_queue('delta', '{\"key_reuse\": \"never\"}')" >/dev/null
 L_B_ALPHA=$(layout "$B" alpha)
-is "$L_B_ALPHA" "$L_ALPHA" "B: a fresh 1.1 queue has the layout of an upgraded one"
+is "$L_B_ALPHA" "$L_ALPHA" "B: a fresh $FINAL queue has the layout of an upgraded one"
+is "$(exec_privs "$B")" "$(exec_privs "$A")" "B: the same function privileges as A"
 
 CATALOG_SQL="
 WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'durable_tasks'),
@@ -403,9 +591,9 @@ SELECT line FROM (
 q "$A" "$CATALOG_SQL" >"$T_SCRATCH/catalog_a.txt"
 q "$B" "$CATALOG_SQL" >"$T_SCRATCH/catalog_b.txt"
 if [ -s "$T_SCRATCH/catalog_a.txt" ] && diff -u "$T_SCRATCH/catalog_a.txt" "$T_SCRATCH/catalog_b.txt" >"$T_SCRATCH/catalog.diff"; then
-    ok "catalog of 1.0+update is identical to a fresh 1.1 install ($(grep -c '' "$T_SCRATCH/catalog_a.txt") lines)"
+    ok "catalog of 1.0 -> 1.1 -> $FINAL is identical to a fresh $FINAL install ($(grep -c '' "$T_SCRATCH/catalog_a.txt") lines)"
 else
-    not_ok "catalog of 1.0+update is identical to a fresh 1.1 install"
+    not_ok "catalog of 1.0 -> 1.1 -> $FINAL is identical to a fresh $FINAL install"
     diag "$(sed 's/^/  /' "$T_SCRATCH/catalog.diff")"
 fi
 
@@ -420,9 +608,9 @@ q "$A" "DROP TABLE public.ids"      # our helper table: not part of the comparis
 dump_schema "$A" "$T_SCRATCH/dump_a.sql"
 dump_schema "$B" "$T_SCRATCH/dump_b.sql"
 if [ -s "$T_SCRATCH/dump_a.sql" ] && diff -u "$T_SCRATCH/dump_a.sql" "$T_SCRATCH/dump_b.sql" >"$T_SCRATCH/dump.diff"; then
-    ok "pg_dump --schema-only of 1.0+update equals a fresh 1.1 install"
+    ok "pg_dump --schema-only of 1.0 -> 1.1 -> $FINAL equals a fresh $FINAL install"
 else
-    not_ok "pg_dump --schema-only of 1.0+update equals a fresh 1.1 install"
+    not_ok "pg_dump --schema-only of 1.0 -> 1.1 -> $FINAL equals a fresh $FINAL install"
     diag "$(sed 's/^/  /' "$T_SCRATCH/dump.diff")"
 fi
 if grep -q '^CREATE TABLE durable_tasks.t_alpha ' "$T_SCRATCH/dump_a.sql"; then
@@ -432,8 +620,6 @@ else
 fi
 
 # The upgraded database survives pg_dump -Fc / pg_restore with all its rows.
-C=dt_t010_c
-dt_newdb "$C"
 ALL_SUMS="SELECT string_agg(c.relname || ':' || (xpath('/row/c/text()',
              query_to_xml(format('SELECT count(*) || '':'' || md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), '''')) AS c FROM %s t',
                                  c.oid::regclass), false, true, '')))[1]::text, ' ' ORDER BY c.relname)
@@ -449,5 +635,12 @@ fi
 is "$(q "$C" "$ALL_SUMS")" "$(q "$A" "$ALL_SUMS")" "upgraded database: every row of the registry and the queues restored"
 is "$(q "$C" "SELECT s.created FROM durable_tasks.spawn_task('alpha', 'send_receipt', '{\"order\": 9}', idempotency_key => 'order-9') s")" \
     "f" "upgraded database, restored: keys still deduplicate"
+is "$(q "$C" "$PROACL_SQL")" "$(q "$A" "$PROACL_SQL")" "upgraded database, restored: the function privileges"
+
+# the roles go once no database refers to them any more
+for db in "$A" "$B" "$C"; do
+    dropdb --if-exists --force "$db" >/dev/null 2>&1 || diag "could not drop database $db"
+done
+q postgres "DROP ROLE $APP; DROP ROLE $PLAIN" || diag "could not drop roles $APP, $PLAIN"
 
 dt_finish

@@ -159,7 +159,7 @@ restore "$R"
 restore "$P" -j 2
 
 for db in "$R" "$P"; do
-    is "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" "1.1" "$db: extension 1.1"
+    is "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" "$(sed -n "s/^default_version = '\(.*\)'/\1/p" durable_tasks.control)" "$db: extension at the default version"
     is "$(q "$db" "$LISTQ")" "$(q "$S" "$LISTQ")" "$db: registry rows and queue options restored"
     SUM_AFTER=$(q "$db" "$SUM_SQL")
     if [ "$SUM_AFTER" = "$SUM_BEFORE" ]; then

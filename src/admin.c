@@ -1,0 +1,314 @@
+/*-------------------------------------------------------------------------
+ *
+ * admin.c
+ *	  Queue management: create_queue, alter_queue, drop_queue, and the
+ *	  helpers that scripts of older versions and the upgrade scripts call.
+ *
+ * A queue exists when it has a row in the registry durable_tasks.queues
+ * and its tables (layout.c).  These functions keep the two together, and
+ * are the way out when something else took them apart (a pg_dump -t of
+ * one queue's tables restored elsewhere, DROP EXTENSION and CREATE
+ * EXTENSION, a hand-made DROP TABLE):
+ *
+ *	  row	tables	create_queue				drop_queue
+ *	  yes	both	no-op						drops both
+ *	  no	none	creates both				42704
+ *	  no	both	registers the tables		drops the tables
+ *			(owner of t_<q> only; NOTICE)
+ *	  yes	none	creates the tables (NOTICE)	removes the row
+ *	  any	one		55000, "is damaged"			drops what there is
+ *
+ * Concurrency.  create_queue inserts the registry row first (ON CONFLICT
+ * DO NOTHING): a concurrent create_queue of the same name waits on the
+ * row's unique index entry and then finds it.  drop_queue locks the task
+ * table and then the run table in AccessExclusiveLock, the same order in
+ * which every other call locks them (dt_queue_open locks the task table
+ * first), so a call racing a drop waits for it and then sees the queue as
+ * it is after the drop (42704, or the queue created again).  The registry
+ * trigger (dt_registry_changed) makes every backend re-read the queue's
+ * settings.
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/admin.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "durable_tasks.h"
+
+PG_FUNCTION_INFO_V1(dt_create_queue);
+PG_FUNCTION_INFO_V1(dt_alter_queue);
+PG_FUNCTION_INFO_V1(dt_drop_queue);
+PG_FUNCTION_INFO_V1(dt_queue_layout_step);
+PG_FUNCTION_INFO_V1(dt_check_queue);
+PG_FUNCTION_INFO_V1(dt_check_queue_options);
+PG_FUNCTION_INFO_V1(dt_registry_changed);
+
+/* The queue's table prefix + name, resolved and locked (or InvalidOid). */
+static Oid
+dt_queue_table(const char *prefix, const char *name, LOCKMODE lockmode)
+{
+	char		relname[NAMEDATALEN];
+
+	snprintf(relname, sizeof(relname), "%s%s", prefix, name);
+	return RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
+									lockmode, RVR_MISSING_OK, NULL, NULL);
+}
+
+static void
+dt_queue_damaged_error(const char *name, const char *missing)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("queue \"%s\" is damaged", name),
+			 errdetail("Table durable_tasks.%s%s is missing.", missing, name),
+			 errhint("Drop it with durable_tasks.drop_queue('%s') and create it again.",
+					 name)));
+}
+
+/*
+ * Register existing tables t_<q>/r_<q> that have no registry row: only
+ * their owner may, and only if they are a queue's tables.
+ */
+static void
+dt_adopt_tables(const char *name, Oid task_relid)
+{
+	if (!pg_class_ownercheck(task_relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table t_%s", name),
+				 errdetail("Queue \"%s\" is not registered, but tables durable_tasks.t_%s and durable_tasks.r_%s exist.",
+						   name, name, name)));
+
+	/* checks the layout and reads the row we just inserted */
+	(void) dt_queue_open_name(name, AccessShareLock);
+	ereport(NOTICE,
+			(errmsg("registered the existing tables of queue \"%s\"", name)));
+}
+
+/*
+ * durable_tasks.create_queue(queue_name text, options jsonb DEFAULT '{}')
+ * RETURNS void
+ *
+ * Creates the queue (registry row and tables), or does nothing if it
+ * exists; repairs a queue whose row or tables are missing (see the file
+ * header).  Locks: the new registry row; the tables it creates.
+ */
+Datum
+dt_create_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = dt_arg_queue_name(fcinfo, 0);
+	Jsonb	   *options = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Oid			argtypes[2] = {TEXTOID, JSONBOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', options ? ' ' : 'n'};
+	bool		inserted;
+	Oid			task_relid;
+	Oid			run_relid;
+	int			ret;
+
+	if (options != NULL)
+		dt_parse_queue_options(options);
+
+	dt_spi_connect();
+	args[0] = CStringGetTextDatum(name);
+	args[1] = PointerGetDatum(options);
+	ret = SPI_execute_with_args(
+								"INSERT INTO durable_tasks.queues AS qs "
+								"(queue_name, key_reuse, dedup_ttl_seconds, on_params_mismatch) "
+								"VALUES ($1, "
+								"COALESCE($2 OPERATOR(pg_catalog.->>) 'key_reuse', 'after_failure'), "
+								"($2 OPERATOR(pg_catalog.->>) 'dedup_ttl_seconds')::pg_catalog.numeric::pg_catalog.int4, "
+								"COALESCE($2 OPERATOR(pg_catalog.->>) 'on_params_mismatch', 'ignore')) "
+								"ON CONFLICT ON CONSTRAINT queues_pkey DO NOTHING",
+								2, argtypes, args, nulls, false, 0);
+	dt_spi_check(ret, SPI_OK_INSERT, "registering a queue");
+	inserted = SPI_processed == 1;
+	CommandCounterIncrement();
+
+	task_relid = dt_queue_table("t_", name, AccessShareLock);
+	run_relid = dt_queue_table("r_", name, AccessShareLock);
+
+	if (!OidIsValid(task_relid) && !OidIsValid(run_relid))
+	{
+		dt_layout_create(name);
+		if (!inserted)
+			ereport(NOTICE,
+					(errmsg("created the missing tables of queue \"%s\"", name)));
+	}
+	else if (!OidIsValid(task_relid) || !OidIsValid(run_relid))
+		dt_queue_damaged_error(name, OidIsValid(task_relid) ? "r_" : "t_");
+	else if (inserted)
+		dt_adopt_tables(name, task_relid);
+	dt_spi_finish();
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.alter_queue(queue_name text, options jsonb) RETURNS void
+ *
+ * Changes the queue's defaults; the keys not given keep their values.
+ * Locks the queue's registry row.
+ */
+Datum
+dt_alter_queue(PG_FUNCTION_ARGS)
+{
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, AccessShareLock);
+	Jsonb	   *options = dt_arg_jsonb(fcinfo, 1, "options");
+	Oid			argtypes[2] = {TEXTOID, JSONBOID};
+	Datum		args[2];
+	int			ret;
+
+	dt_parse_queue_options(options);
+	args[0] = CStringGetTextDatum(queue->name);
+	args[1] = JsonbPGetDatum(options);
+
+	dt_spi_connect();
+	ret = SPI_execute_with_args(
+								"UPDATE durable_tasks.queues qs SET "
+								"key_reuse = COALESCE($2 OPERATOR(pg_catalog.->>) 'key_reuse', qs.key_reuse), "
+								"dedup_ttl_seconds = CASE WHEN $2 OPERATOR(pg_catalog.?) 'dedup_ttl_seconds' "
+								"THEN ($2 OPERATOR(pg_catalog.->>) 'dedup_ttl_seconds')::pg_catalog.numeric::pg_catalog.int4 "
+								"ELSE qs.dedup_ttl_seconds END, "
+								"on_params_mismatch = COALESCE($2 OPERATOR(pg_catalog.->>) 'on_params_mismatch', qs.on_params_mismatch) "
+								"WHERE qs.queue_name OPERATOR(pg_catalog.=) $1",
+								2, argtypes, args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_UPDATE, "altering a queue");
+	dt_spi_finish();
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.drop_queue(queue_name text) RETURNS void
+ *
+ * Drops the queue's tables and its registry row, whichever exist.  Locks
+ * the task table, then the run table, in AccessExclusiveLock.
+ */
+Datum
+dt_drop_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = dt_arg_queue_name(fcinfo, 0);
+	Oid			task_relid = dt_queue_table("t_", name, AccessExclusiveLock);
+	Oid			run_relid = dt_queue_table("r_", name, AccessExclusiveLock);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	char		tname[NAMEDATALEN + 32];
+	char		rname[NAMEDATALEN + 32];
+	bool		deleted;
+	int			ret;
+
+	dt_spi_connect();
+	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queues qs "
+								"WHERE qs.queue_name OPERATOR(pg_catalog.=) $1",
+								1, argtypes, args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_DELETE, "unregistering a queue");
+	deleted = SPI_processed > 0;
+
+	if (!deleted && !OidIsValid(task_relid) && !OidIsValid(run_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name),
+				 errhint("durable_tasks.list_queues() lists the queues.")));
+
+	dt_qualified_name(tname, "t_", name);
+	dt_qualified_name(rname, "r_", name);
+	if (OidIsValid(run_relid))
+	{
+		ret = SPI_execute(psprintf("DROP TABLE %s", rname), false, 0);
+		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
+	}
+	if (OidIsValid(task_relid))
+	{
+		ret = SPI_execute(psprintf("DROP TABLE %s", tname), false, 0);
+		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
+	}
+	dt_spi_finish();
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.queue_layout_step(queue_name text, version text)
+ * RETURNS void
+ *
+ * For upgrade scripts only, which create it, run it for every queue and
+ * drop it: the layout step of version (layout.c), the same one
+ * create_queue runs.
+ */
+Datum
+dt_queue_layout_step(PG_FUNCTION_ARGS)
+{
+	char	   *name = dt_arg_queue_name(fcinfo, 0);
+	char	   *version = dt_arg_cstring(fcinfo, 1, "version", 16);
+
+	(void) dt_queue_table("t_", name, AccessExclusiveLock);
+	dt_spi_connect();
+	dt_layout_step(name, version);
+	dt_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.check_queue(queue_name text, must_exist boolean DEFAULT true)
+ * RETURNS void
+ *
+ * The queue-name check, for the SQL functions of 1.0 and 1.1 (from 1.2 on
+ * it is not an SQL function).
+ */
+Datum
+dt_check_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = dt_arg_queue_name(fcinfo, 0);
+	bool		must_exist = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+
+	if (must_exist && !OidIsValid(dt_queue_table("t_", name, NoLock)))
+		dt_queue_missing_error(name, psprintf("t_%s", name), false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.check_queue_options(options jsonb) RETURNS void
+ *
+ * For the SQL functions of 1.1: validates create_queue/alter_queue
+ * options.
+ */
+Datum
+dt_check_queue_options(PG_FUNCTION_ARGS)
+{
+	dt_parse_queue_options(dt_arg_jsonb(fcinfo, 0, "options"));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Statement trigger on durable_tasks.queues: tell every backend that the
+ * queue settings changed (delivered at commit).
+ */
+Datum
+dt_registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("durable_tasks.registry_changed() can only be called as a trigger")));
+
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

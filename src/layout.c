@@ -1,0 +1,419 @@
+/*-------------------------------------------------------------------------
+ *
+ * layout.c
+ *	  A queue's tables: the DDL that makes them, version by version, and
+ *	  the check that what the C code is about to read is what it made.
+ *
+ * One source for a queue's layout.  A queue's tables are built by layout
+ * steps, one per extension version that changed them: create_queue runs
+ * every step in order, and the upgrade script of a version that adds a
+ * step runs that step for every existing queue (through a helper function
+ * that the script creates and drops again), so a fresh queue and an
+ * upgraded one are made by the same statements.
+ *
+ *	  1.0  t_<q> (tasks) and r_<q> (runs), their keys and indexes
+ *	  1.1  t_<q>.idempotency_key, key_released_at and the partial unique
+ *		   index ti_<q>_ikey
+ *	  1.2  (no change to the queue tables yet)
+ *
+ * Index names start with ti_/ri_ so that no index of queue "a" can take
+ * the name of a table of queue "a_pkey".
+ *
+ * The check (dt_layout_check) runs when a queue's cache entry is built,
+ * under the lock dt_queue_open took on the task table: both tables must
+ * be plain tables with every column the extension reads, of the type and
+ * nullability it made; the key index, if the queue has the 1.1 columns,
+ * must be the valid, immediate, unique btree index on (idempotency_key)
+ * with the predicate the extension made.  Hand-made damage is reported
+ * with a clear error, never read through (a wrong type read as a uuid
+ * would crash the server).
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/layout.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "nodes/primnodes.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+
+#include "durable_tasks.h"
+
+/* A column the extension reads, with the type and nullability it made. */
+typedef struct DtColumn
+{
+	const char *name;
+	Oid			type;
+	bool		not_null;
+	int			probe;			/* DtTaskColumn slot, or -1 */
+} DtColumn;
+
+static const DtColumn task_columns[] = {
+	{"task_id", UUIDOID, true, DT_COL_TASK_ID},
+	{"task_name", TEXTOID, true, DT_COL_TASK_NAME},
+	{"params", JSONBOID, true, DT_COL_PARAMS},
+	{"headers", JSONBOID, false, -1},
+	{"retry_strategy", JSONBOID, true, -1},
+	{"max_attempts", INT4OID, true, -1},
+	{"cancellation", JSONBOID, false, -1},
+	{"parent_task_id", UUIDOID, false, -1},
+	{"state", TEXTOID, true, DT_COL_STATE},
+	{"attempts", INT4OID, true, DT_COL_ATTEMPTS},
+	{"last_run_id", UUIDOID, true, DT_COL_LAST_RUN_ID},
+	{"result", JSONBOID, false, -1},
+	{"failure", JSONBOID, false, -1},
+	{"created_at", TIMESTAMPTZOID, true, -1},
+	{"first_started_at", TIMESTAMPTZOID, false, -1},
+	{"finished_at", TIMESTAMPTZOID, false, DT_COL_FINISHED_AT},
+	{NULL}
+};
+
+/* 1.1: present together, or (a queue of a database still at 1.0) not */
+static const DtColumn key_columns[] = {
+	{"idempotency_key", TEXTOID, false, DT_COL_IDEMPOTENCY_KEY},
+	{"key_released_at", TIMESTAMPTZOID, false, DT_COL_KEY_RELEASED_AT},
+	{NULL}
+};
+
+static const DtColumn run_columns[] = {
+	{"run_id", UUIDOID, true, -1},
+	{"task_id", UUIDOID, true, -1},
+	{"attempt", INT4OID, true, -1},
+	{"state", TEXTOID, true, -1},
+	{"available_at", TIMESTAMPTZOID, true, -1},
+	{"claimed_by", TEXTOID, false, -1},
+	{"claim_expires_at", TIMESTAMPTZOID, false, -1},
+	{"started_at", TIMESTAMPTZOID, false, -1},
+	{"finished_at", TIMESTAMPTZOID, false, -1},
+	{"result", JSONBOID, false, -1},
+	{"failure", JSONBOID, false, -1},
+	{"created_at", TIMESTAMPTZOID, true, -1},
+	{NULL}
+};
+
+#define KEY_INDEX_PREDICATE \
+	"idempotency_key IS NOT NULL AND key_released_at IS NULL"
+
+/*
+ * buf (NAMEDATALEN + 32 bytes) := durable_tasks.<prefix><queue>, quoted.
+ */
+void
+dt_qualified_name(char *buf, const char *prefix, const char *queue_name)
+{
+	char		relname[NAMEDATALEN];
+
+	snprintf(relname, sizeof(relname), "%s%s", prefix, queue_name);
+	snprintf(buf, NAMEDATALEN + 32, "%s",
+			 quote_qualified_identifier(DT_SCHEMA, relname));
+}
+
+/* ---- the check ---- */
+
+static void
+dt_table_check(Oid relid, const char *relname)
+{
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("durable_tasks.%s is not a table", relname)));
+}
+
+/*
+ * Check the columns of relid against cols; store probe column numbers in
+ * queue->attnums.  With optional, a table without the first column passes
+ * (and returns false).
+ */
+static bool
+dt_columns_check(DtQueue *queue, Oid relid, const char *relname,
+				 const DtColumn *cols, bool optional)
+{
+	for (const DtColumn *c = cols; c->name != NULL; c++)
+	{
+		HeapTuple	tup = SearchSysCacheAttName(relid, c->name);
+		Form_pg_attribute att;
+
+		if (!HeapTupleIsValid(tup))
+		{
+			if (optional && c == cols)
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table durable_tasks.%s is missing",
+							c->name, relname),
+					 errhint("The queue's tables were changed by hand; restore the column, or drop and create the queue again.")));
+		}
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (att->atttypid != c->type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of table durable_tasks.%s has type %s",
+							c->name, relname, format_type_be(att->atttypid)),
+					 errdetail("durable_tasks expects type %s.",
+							   format_type_be(c->type)),
+					 errhint("The queue's tables were changed by hand; restore the column type, or drop and create the queue again.")));
+		if (c->not_null && !att->attnotnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column \"%s\" of table durable_tasks.%s is not NOT NULL",
+							c->name, relname),
+					 errhint("The queue's tables were changed by hand; restore the constraint, or drop and create the queue again.")));
+		if (c->probe >= 0)
+			queue->attnums[c->probe] = att->attnum;
+		ReleaseSysCache(tup);
+	}
+	return true;
+}
+
+/* Is expr "column attno IS [NOT] NULL"? */
+static bool
+dt_is_null_test(Node *expr, AttrNumber attno, NullTestType type)
+{
+	NullTest   *nt = (NullTest *) expr;
+
+	return IsA(expr, NullTest) && nt->nulltesttype == type &&
+		!nt->argisrow && IsA(nt->arg, Var) &&
+		((Var *) nt->arg)->varattno == attno;
+}
+
+static void
+dt_key_index_error(DtQueue *queue, const char *idxname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("index \"%s\" is not the idempotency key index of queue \"%s\"",
+					idxname, queue->name),
+			 errdetail("It must be the unique btree index of durable_tasks.t_%s on (idempotency_key) WHERE " KEY_INDEX_PREDICATE ".",
+					   queue->name),
+			 errhint("Drop it and run: CREATE UNIQUE INDEX %s ON durable_tasks.t_%s (idempotency_key) WHERE " KEY_INDEX_PREDICATE,
+					 idxname, queue->name)));
+}
+
+/*
+ * The key index ti_<queue>_ikey must be what layout step 1.1 made.
+ */
+static void
+dt_key_index_check(DtQueue *queue, Oid nspid)
+{
+	char		idxname[NAMEDATALEN];
+	AttrNumber	keycol = queue->attnums[DT_COL_IDEMPOTENCY_KEY];
+	AttrNumber	relcol = queue->attnums[DT_COL_KEY_RELEASED_AT];
+	Relation	idx;
+	List	   *pred;
+	Form_pg_index ind;
+	bool		ok;
+
+	snprintf(idxname, sizeof(idxname), "ti_%s_ikey", queue->name);
+	queue->key_index = get_relname_relid(idxname, nspid);
+	if (!OidIsValid(queue->key_index))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" has no idempotency key index", queue->name),
+				 errhint("Create it: CREATE UNIQUE INDEX %s ON durable_tasks.t_%s (idempotency_key) WHERE " KEY_INDEX_PREDICATE,
+						 idxname, queue->name)));
+	if (get_rel_relkind(queue->key_index) != RELKIND_INDEX)
+		dt_key_index_error(queue, idxname);
+
+	idx = index_open(queue->key_index, AccessShareLock);
+	ind = idx->rd_index;
+	ok = ind->indrelid == queue->task_relid &&
+		idx->rd_rel->relam == BTREE_AM_OID &&
+		ind->indisunique && ind->indimmediate &&
+		ind->indnatts == 1 && ind->indkey.values[0] == keycol &&
+		idx->rd_indcollation[0] != InvalidOid &&
+		idx->rd_opfamily[0] ==
+		get_opclass_family(GetDefaultOpClass(TEXTOID, BTREE_AM_OID)) &&
+		RelationGetIndexExpressions(idx) == NIL;
+	if (ok)
+	{
+		pred = RelationGetIndexPredicate(idx);
+		ok = list_length(pred) == 2 &&
+			dt_is_null_test(linitial(pred), keycol, IS_NOT_NULL) &&
+			dt_is_null_test(lsecond(pred), relcol, IS_NULL);
+	}
+	index_close(idx, AccessShareLock);
+	if (!ok)
+		dt_key_index_error(queue, idxname);
+}
+
+/*
+ * Check the queue's tables and fill the entry: run table OID, key index,
+ * column numbers.  The task table is locked by the caller.
+ */
+void
+dt_layout_check(DtQueue *queue)
+{
+	char		tname[NAMEDATALEN];
+	char		rname[NAMEDATALEN];
+	Oid			nspid = get_rel_namespace(queue->task_relid);
+
+	snprintf(tname, sizeof(tname), "t_%s", queue->name);
+	snprintf(rname, sizeof(rname), "r_%s", queue->name);
+
+	dt_table_check(queue->task_relid, tname);
+	dt_columns_check(queue, queue->task_relid, tname, task_columns, false);
+
+	queue->run_relid = get_relname_relid(rname, nspid);
+	if (!OidIsValid(queue->run_relid))
+		dt_queue_missing_error(queue->name, rname, true);
+	dt_table_check(queue->run_relid, rname);
+	dt_columns_check(queue, queue->run_relid, rname, run_columns, false);
+
+	queue->key_index = InvalidOid;
+	if (dt_columns_check(queue, queue->task_relid, tname, key_columns, true))
+		dt_key_index_check(queue, nspid);
+}
+
+/* ---- the layout steps ---- */
+
+/*
+ * Step 1.0: the task and run tables.  (The text of 1.0's create_queue,
+ * so that queues made then and now are the same.)
+ */
+static const char *const step_1_0[] = {
+	"CREATE TABLE durable_tasks.%1$s ("
+	" task_id uuid NOT NULL, task_name text NOT NULL, params jsonb NOT NULL,"
+	" headers jsonb, retry_strategy jsonb NOT NULL, max_attempts integer NOT NULL,"
+	" cancellation jsonb, parent_task_id uuid, state text NOT NULL,"
+	" attempts integer NOT NULL, last_run_id uuid NOT NULL, result jsonb,"
+	" failure jsonb, created_at timestamptz NOT NULL,"
+	" first_started_at timestamptz, finished_at timestamptz,"
+	" CONSTRAINT %3$s PRIMARY KEY (task_id),"
+	" CONSTRAINT %5$s CHECK (state IN ('pending', 'running', 'sleeping',"
+	" 'completed', 'failed', 'cancelled')))",
+	"CREATE INDEX %7$s ON durable_tasks.%1$s (parent_task_id) WHERE parent_task_id IS NOT NULL",
+	"CREATE TABLE durable_tasks.%2$s ("
+	" run_id uuid NOT NULL, task_id uuid NOT NULL, attempt integer NOT NULL,"
+	" state text NOT NULL, available_at timestamptz NOT NULL, claimed_by text,"
+	" claim_expires_at timestamptz, started_at timestamptz,"
+	" finished_at timestamptz, result jsonb, failure jsonb,"
+	" created_at timestamptz NOT NULL,"
+	" CONSTRAINT %4$s PRIMARY KEY (run_id),"
+	" CONSTRAINT %8$s FOREIGN KEY (task_id)"
+	" REFERENCES durable_tasks.%1$s (task_id) ON DELETE CASCADE,"
+	" CONSTRAINT %6$s CHECK (state IN ('pending', 'running', 'sleeping',"
+	" 'completed', 'failed', 'cancelled')))",
+	/* the claim loop: ready runs in order of availability */
+	"CREATE INDEX %9$s ON durable_tasks.%2$s (available_at, run_id) WHERE state = 'pending'",
+	/* lease expiry: running runs by expiry time */
+	"CREATE INDEX %10$s ON durable_tasks.%2$s (claim_expires_at) WHERE state = 'running'",
+	/* runs of a task (cancel, foreign key) */
+	"CREATE INDEX %11$s ON durable_tasks.%2$s (task_id)",
+	NULL
+};
+
+/* Step 1.1: the idempotency key. */
+static const char *const step_1_1[] = {
+	"ALTER TABLE durable_tasks.%1$s ADD COLUMN idempotency_key text, "
+	"ADD COLUMN key_released_at timestamptz",
+	"CREATE UNIQUE INDEX %12$s ON durable_tasks.%1$s (idempotency_key) "
+	"WHERE " KEY_INDEX_PREDICATE,
+	NULL
+};
+
+/* Step 1.2: nothing for the queue tables yet. */
+static const char *const step_1_2[] = {
+	NULL
+};
+
+typedef struct DtLayoutStep
+{
+	const char *version;
+	const char *const *ddl;
+} DtLayoutStep;
+
+static const DtLayoutStep layout_steps[] = {
+	{"1.0", step_1_0},
+	{"1.1", step_1_1},
+	{"1.2", step_1_2},
+	{NULL}
+};
+
+/*
+ * Run one statement of a step: fmt with %N$s replaced by the queue's
+ * quoted names (1 t_, 2 r_, 3 ti_pkey, 4 ri_pkey, 5 t_state, 6 r_state,
+ * 7 ti_parent, 8 r_task_fk, 9 ri_ready, 10 ri_lease, 11 ri_task,
+ * 12 ti_ikey).
+ */
+static void
+dt_layout_exec(const char *fmt, const char *q)
+{
+	static const char *const patterns[] = {
+		"t_%s", "r_%s", "ti_%s_pkey", "ri_%s_pkey", "t_%s_state", "r_%s_state",
+		"ti_%s_parent", "r_%s_task_fk", "ri_%s_ready", "ri_%s_lease",
+		"ri_%s_task", "ti_%s_ikey"
+	};
+	const char *names[lengthof(patterns)];
+	StringInfoData sql;
+	int			ret;
+
+	for (int i = 0; i < (int) lengthof(patterns); i++)
+	{
+		char		name[NAMEDATALEN];
+
+		snprintf(name, sizeof(name), patterns[i], q);
+		names[i] = quote_identifier(pstrdup(name));
+	}
+
+	initStringInfo(&sql);
+	for (const char *p = fmt; *p; p++)
+	{
+		int			n;
+		int			len;
+
+		if (*p == '%' && sscanf(p, "%%%d$s%n", &n, &len) == 1 &&
+			n >= 1 && n <= (int) lengthof(patterns))
+		{
+			appendStringInfoString(&sql, names[n - 1]);
+			p += len - 1;
+		}
+		else
+			appendStringInfoChar(&sql, *p);
+	}
+	ret = SPI_execute(sql.data, false, 0);
+	dt_spi_check(ret, SPI_OK_UTILITY, "creating the tables of a queue");
+	pfree(sql.data);
+}
+
+/*
+ * Run the layout step of version for the queue (inside SPI).
+ */
+void
+dt_layout_step(const char *queue_name, const char *version)
+{
+	for (const DtLayoutStep *s = layout_steps; s->version != NULL; s++)
+	{
+		if (strcmp(s->version, version) != 0)
+			continue;
+		for (const char *const *ddl = s->ddl; *ddl != NULL; ddl++)
+			dt_layout_exec(*ddl, queue_name);
+		return;
+	}
+	elog(ERROR, "unknown queue layout version \"%s\"", version);
+}
+
+/*
+ * Make a new queue's tables: every step, in order (inside SPI).
+ */
+void
+dt_layout_create(const char *queue_name)
+{
+	for (const DtLayoutStep *s = layout_steps; s->version != NULL; s++)
+		dt_layout_step(queue_name, s->version);
+}
