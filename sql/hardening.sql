@@ -14,6 +14,7 @@
 --   6. a bogus retry_strategy (set by hand) fails its task for good, in the
 --      lease sweep and in fail_run, instead of breaking claim_task
 --   7. terminal parents refuse new children
+--   8. create_queue registers orphaned tables only if they are a queue's
 --
 -- Errors are shown as "SQLSTATE: message" by public.err() (uuids masked),
 -- or with their detail by pg_temp.errd().  Nothing printed depends on
@@ -158,6 +159,11 @@ SELECT * FROM pg_temp.ki_spawns();
 -- a hash index
 DROP INDEX durable_tasks.ti_h_ki_ikey;
 CREATE INDEX ti_h_ki_ikey ON durable_tasks.t_h_ki USING hash (idempotency_key)
+ WHERE idempotency_key IS NOT NULL AND key_released_at IS NULL;
+SELECT * FROM pg_temp.ki_spawns();
+-- another collation than the column's
+DROP INDEX durable_tasks.ti_h_ki_ikey;
+CREATE UNIQUE INDEX ti_h_ki_ikey ON durable_tasks.t_h_ki (idempotency_key COLLATE "POSIX")
  WHERE idempotency_key IS NOT NULL AND key_released_at IS NULL;
 SELECT * FROM pg_temp.ki_spawns();
 -- the right definition, on another queue's table
@@ -394,9 +400,46 @@ SELECT p.task_name AS parent, count(c.task_id) AS children
 SELECT state FROM durable_tasks.get_task('h_tp', :'tp_cancelled');
 
 --
+-- 8. Registering tables that lost their registry row: only tables that
+-- are a queue's, with nothing attached that others' calls would run.
+--
+SELECT durable_tasks.create_queue('h_ad');
+SELECT count(*) FROM durable_tasks.spawn_task('h_ad', 'kept', idempotency_key => 'ad1');
+DELETE FROM durable_tasks.queues WHERE queue_name = 'h_ad';
+SELECT public.err($$SELECT durable_tasks.spawn_task('h_ad', 'x')$$);
+-- a trigger on the run table: refused
+CREATE FUNCTION public.h_ad_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER h_ad_trg BEFORE INSERT ON durable_tasks.r_h_ad
+    FOR EACH ROW EXECUTE FUNCTION public.h_ad_trg();
+SELECT public.err($$SELECT durable_tasks.create_queue('h_ad')$$);
+SELECT count(*) AS registered FROM durable_tasks.queues WHERE queue_name = 'h_ad';
+DROP TRIGGER h_ad_trg ON durable_tasks.r_h_ad;
+DROP FUNCTION public.h_ad_trg();
+-- a role that owns the task table but not the run table: refused
+CREATE ROLE h_ad_owner;
+CREATE ROLE h_ad_other;
+GRANT USAGE ON SCHEMA durable_tasks TO h_ad_owner;
+GRANT SELECT, INSERT ON durable_tasks.queues TO h_ad_owner;
+ALTER TABLE durable_tasks.t_h_ad OWNER TO h_ad_owner;
+ALTER TABLE durable_tasks.r_h_ad OWNER TO h_ad_other;
+SET ROLE h_ad_owner;
+SELECT public.err($$SELECT durable_tasks.create_queue('h_ad')$$);
+RESET ROLE;
+SELECT count(*) AS registered FROM durable_tasks.queues WHERE queue_name = 'h_ad';
+ALTER TABLE durable_tasks.t_h_ad OWNER TO CURRENT_USER;
+ALTER TABLE durable_tasks.r_h_ad OWNER TO CURRENT_USER;
+REVOKE ALL ON durable_tasks.queues FROM h_ad_owner;
+REVOKE USAGE ON SCHEMA durable_tasks FROM h_ad_owner;
+DROP ROLE h_ad_owner;
+DROP ROLE h_ad_other;
+-- now they are registered, with their task
+SELECT durable_tasks.create_queue('h_ad');
+SELECT created FROM durable_tasks.spawn_task('h_ad', 'kept', idempotency_key => 'ad1');
+
+--
 -- Clean up.
 --
 SELECT durable_tasks.drop_queue(q)
   FROM unnest(ARRAY['h_st', 'h_ki', 'h_kj', 'h_ty1', 'h_ty2', 'h_ty3', 'h_ck1', 'h_ck2',
-                    'h_ck3', 'h_bn', 'h_ls', 'h_tp']) q;
+                    'h_ck3', 'h_bn', 'h_ls', 'h_tp', 'h_ad']) q;
 SELECT count(*) AS h_queues FROM durable_tasks.list_queues() WHERE queue_name LIKE 'h\_%';

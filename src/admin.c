@@ -39,6 +39,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -58,15 +59,23 @@ PG_FUNCTION_INFO_V1(dt_check_queue);
 PG_FUNCTION_INFO_V1(dt_check_queue_options);
 PG_FUNCTION_INFO_V1(dt_registry_changed);
 
-/* The queue's table prefix + name, resolved and locked (or InvalidOid). */
+/*
+ * The queue's table prefix + name, resolved and locked (or InvalidOid).
+ * With owner, the caller must own it, checked before the lock is taken
+ * (as DROP TABLE does), so that no one else can queue an exclusive lock
+ * that every spawn and claim would wait behind.
+ */
 static Oid
-dt_queue_table(const char *prefix, const char *name, LOCKMODE lockmode)
+dt_queue_table(const char *prefix, const char *name, LOCKMODE lockmode,
+			   bool owner)
 {
 	char		relname[NAMEDATALEN];
 
 	snprintf(relname, sizeof(relname), "%s%s", prefix, name);
 	return RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
-									lockmode, RVR_MISSING_OK, NULL, NULL);
+									lockmode, RVR_MISSING_OK,
+									owner ? RangeVarCallbackOwnsTable : NULL,
+									NULL);
 }
 
 static void
@@ -82,17 +91,48 @@ dt_queue_damaged_error(const char *name, const char *missing)
 
 /*
  * Register existing tables t_<q>/r_<q> that have no registry row: only
- * their owner may, and only if they are a queue's tables.
+ * the owner of both may, and only if they are a queue's tables with
+ * nothing attached that other callers' statements would run.
  */
 static void
-dt_adopt_tables(const char *name, Oid task_relid)
+dt_adopt_tables(const char *name, Oid task_relid, Oid run_relid)
 {
-	if (!pg_class_ownercheck(task_relid, GetUserId()))
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		args[2] = {ObjectIdGetDatum(task_relid), ObjectIdGetDatum(run_relid)};
+	bool		isnull;
+	int			ret;
+
+	if (!pg_class_ownercheck(task_relid, GetUserId()) ||
+		!pg_class_ownercheck(run_relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table t_%s", name),
-				 errdetail("Queue \"%s\" is not registered, but tables durable_tasks.t_%s and durable_tasks.r_%s exist.",
+				 errdetail("Queue \"%s\" is not registered, but tables durable_tasks.t_%s and durable_tasks.r_%s exist; only the owner of both may register them.",
 						   name, name, name)));
+
+	/* the run table's key to the task table; no triggers, rules, policies */
+	ret = SPI_execute_with_args(
+								"SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint c "
+								" WHERE c.conrelid OPERATOR(pg_catalog.=) $2 "
+								" AND c.confrelid OPERATOR(pg_catalog.=) $1 "
+								" AND c.contype OPERATOR(pg_catalog.=) 'f') "
+								"AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g "
+								" WHERE g.tgrelid OPERATOR(pg_catalog.=) ANY (ARRAY[$1, $2]) AND NOT g.tgisinternal) "
+								"AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite w "
+								" WHERE w.ev_class OPERATOR(pg_catalog.=) ANY (ARRAY[$1, $2])) "
+								"AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k "
+								" WHERE k.oid OPERATOR(pg_catalog.=) ANY (ARRAY[$1, $2]) AND k.relrowsecurity)",
+								2, argtypes, args, NULL, true, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "checking the tables of a queue");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tables durable_tasks.t_%s and durable_tasks.r_%s are not the tables of a queue",
+						name, name),
+				 errdetail("A queue's run table has a foreign key to its task table, and neither has triggers, rules or row-level security."),
+				 errhint("Drop them with durable_tasks.drop_queue('%s'), or rename them.",
+						 name)));
 
 	/* checks the layout and reads the row we just inserted */
 	(void) dt_queue_open_name(name, AccessShareLock);
@@ -140,8 +180,8 @@ dt_create_queue(PG_FUNCTION_ARGS)
 	inserted = SPI_processed == 1;
 	CommandCounterIncrement();
 
-	task_relid = dt_queue_table("t_", name, AccessShareLock);
-	run_relid = dt_queue_table("r_", name, AccessShareLock);
+	task_relid = dt_queue_table("t_", name, AccessShareLock, false);
+	run_relid = dt_queue_table("r_", name, AccessShareLock, false);
 
 	if (!OidIsValid(task_relid) && !OidIsValid(run_relid))
 	{
@@ -153,7 +193,7 @@ dt_create_queue(PG_FUNCTION_ARGS)
 	else if (!OidIsValid(task_relid) || !OidIsValid(run_relid))
 		dt_queue_damaged_error(name, OidIsValid(task_relid) ? "r_" : "t_");
 	else if (inserted)
-		dt_adopt_tables(name, task_relid);
+		dt_adopt_tables(name, task_relid, run_relid);
 	dt_spi_finish();
 
 	PG_RETURN_VOID();
@@ -204,8 +244,8 @@ Datum
 dt_drop_queue(PG_FUNCTION_ARGS)
 {
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
-	Oid			task_relid = dt_queue_table("t_", name, AccessExclusiveLock);
-	Oid			run_relid = dt_queue_table("r_", name, AccessExclusiveLock);
+	Oid			task_relid = dt_queue_table("t_", name, AccessExclusiveLock, true);
+	Oid			run_relid = dt_queue_table("r_", name, AccessExclusiveLock, true);
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
 	char		tname[NAMEDATALEN + 32];
@@ -238,6 +278,7 @@ dt_drop_queue(PG_FUNCTION_ARGS)
 		ret = SPI_execute(psprintf("DROP TABLE %s", tname), false, 0);
 		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
 	}
+	dt_queue_sweep();			/* free our cache entry and plans now */
 	dt_spi_finish();
 
 	PG_RETURN_VOID();
@@ -257,7 +298,16 @@ dt_queue_layout_step(PG_FUNCTION_ARGS)
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
 	char	   *version = dt_arg_cstring(fcinfo, 1, "version", 16);
 
-	(void) dt_queue_table("t_", name, AccessExclusiveLock);
+	if (!OidIsValid(dt_queue_table("t_", name, AccessExclusiveLock, true)))
+	{
+		/* a damaged queue must not stop the update of the others */
+		ereport(WARNING,
+				(errmsg("queue \"%s\" has no tables: its %s layout step was skipped",
+						name, version),
+				 errhint("Run durable_tasks.drop_queue('%s') and create it again.",
+						 name)));
+		PG_RETURN_VOID();
+	}
 	dt_spi_connect();
 	dt_layout_step(name, version);
 	dt_spi_finish();
@@ -277,7 +327,7 @@ dt_check_queue(PG_FUNCTION_ARGS)
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
 	bool		must_exist = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 
-	if (must_exist && !OidIsValid(dt_queue_table("t_", name, NoLock)))
+	if (must_exist && !OidIsValid(dt_queue_table("t_", name, NoLock, false)))
 		dt_queue_missing_error(name, psprintf("t_%s", name), false);
 	PG_RETURN_VOID();
 }

@@ -59,6 +59,7 @@ char *
 dt_arg_queue_name(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *t;
+	char	   *name;
 	int			len;
 
 	dt_arg_not_null(fcinfo, argno, "queue_name");
@@ -74,8 +75,9 @@ dt_arg_queue_name(FunctionCallInfo fcinfo, int argno)
 				 errmsg("queue name is too long"),
 				 errdetail("A queue name is at most %d bytes; this one is %d bytes.",
 						   DT_QUEUE_NAME_MAXLEN, len)));
-	dt_check_queue_name(text_to_cstring(t));
-	return text_to_cstring(t);
+	name = text_to_cstring(t);
+	dt_check_queue_name(name);
+	return name;
 }
 
 static void

@@ -6,8 +6,9 @@
  * Concurrency.  claim_task picks ready runs with FOR UPDATE OF the run and
  * its task SKIP LOCKED, so concurrent workers never receive the same run
  * and never wait for each other or for a cancel_task in progress; the run
- * and its task are updated in the same statement.  Locks are taken runs
- * first, then tasks, as finish.c and cancel_task do.
+ * and its task are updated in the same statement.  As SKIP LOCKED never
+ * waits, the order in which it locks the two rows cannot deadlock with
+ * finish.c and cancel_task, which lock tasks first.
  *
  * Every time a worker sees (lease ends, deadlines, the runs that are
  * due) is taken from the clock at the call, never from the start of a

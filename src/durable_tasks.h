@@ -144,8 +144,8 @@ typedef enum DtTaskColumn
  * A queue as this backend knows it: the cache entry, keyed by the OID of
  * its task table.  Everything in it was read and checked under a lock on
  * the task table; the relcache callback clears "valid" (layout) and
- * "registry_valid" (settings), and a stale entry is rebuilt on next use or
- * freed, with its plans, at the end of the transaction.
+ * "registry_valid" (settings); a stale entry is checked again on next use,
+ * or freed with its plans once its task table is gone (dt_queue_sweep).
  */
 typedef struct DtQueue
 {
@@ -153,6 +153,7 @@ typedef struct DtQueue
 	char		name[NAMEDATALEN];
 	bool		valid;			/* layout checked since the last change */
 	bool		registry_valid; /* policy read since the last change */
+	bool		dead;			/* dt_queue_sweep: its task table is gone */
 	Oid			run_relid;
 	Oid			key_index;		/* InvalidOid: a 1.0 layout, no key */
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
@@ -160,6 +161,7 @@ typedef struct DtQueue
 } DtQueue;
 
 extern void dt_queue_init(void);
+extern void dt_queue_sweep(void);
 extern DtQueue *dt_queue_open(FunctionCallInfo fcinfo, int argno,
 							  LOCKMODE lockmode);
 extern DtQueue *dt_queue_open_name(const char *name, LOCKMODE lockmode);
@@ -198,6 +200,7 @@ typedef struct DtPlanDef
 extern void dt_plans_init(void);
 extern SPIPlanPtr dt_plan(DtQueue *queue, const DtPlanDef *def);
 extern void dt_plans_sweep(bool (*dead) (Oid task_relid));
+extern void dt_plans_forget(Oid task_relid);
 
 /* ---- options.c ---- */
 typedef enum DtRetryKind

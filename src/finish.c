@@ -7,9 +7,12 @@
  * finished; anything else (unknown run, a run already finished or
  * cancelled, a lease that ran out) is an error, never a silent overwrite.
  *
- * Concurrency.  The run row is locked first (the UPDATE of complete_run,
- * FOR UPDATE OF the run and then its task in fail_run), then its task is
- * updated, the same order claim.c and cancel_task use.  A second finisher
+ * Concurrency.  The task row is locked first, then the run row (FOR
+ * UPDATE OF t, r), then both are updated: the order of cancel_task, so
+ * that a cancel and a finisher wait for each other, never deadlock (a
+ * worker that spawned children, which locks its task FOR SHARE, and then
+ * completes in the same transaction included).  Claims never wait (SKIP
+ * LOCKED).  A second finisher
  * of the same run waits for the first and then finds the run no longer
  * running.  A task cancelled meanwhile is never brought back: finishing
  * its run is an error (55000) that undoes the statement.
@@ -54,12 +57,20 @@ static const DtPlanDef plan_run_status = {
 	1, {UUIDOID}
 };
 
-/* returns how many runs and how many tasks it updated; $3 the clock */
+/*
+ * Returns how many runs and how many tasks it updated; $3 the clock.  The
+ * task row is locked before the run row (FOR UPDATE OF t, r), the order
+ * of cancel_task.
+ */
 static const DtPlanDef plan_complete = {
 	"complete_run",
-	"WITH r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
-	"finished_at = $3 "
+	"WITH k AS MATERIALIZED (SELECT r.run_id "
+	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") " "
+	"FOR UPDATE OF t, r), "
+	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
+	"finished_at = $3 FROM k "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id "
 	"RETURNING r.task_id), "
 	"t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
 	"finished_at = $3 "
@@ -76,7 +87,7 @@ static const DtPlanDef plan_fail_lock = {
 	"t.state "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$2") " "
-	"FOR UPDATE OF r, t",
+	"FOR UPDATE OF t, r",
 	2, {UUIDOID, TIMESTAMPTZOID}
 };
 
@@ -256,7 +267,7 @@ dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
  * durable_tasks.complete_run(queue_name text, run_id uuid,
  *		result jsonb DEFAULT NULL) RETURNS void
  *
- * Locks the run, then its task.
+ * Locks the task, then the run.
  */
 Datum
 dt_complete_run(PG_FUNCTION_ARGS)
@@ -293,7 +304,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
  * RETURNS TABLE (task_id uuid, task_state text, retry_run_id uuid,
  *		retry_attempt integer, retry_available_at timestamptz)
  *
- * Locks the run (FOR UPDATE), then its task.
+ * Locks the task, then the run (FOR UPDATE OF t, r).
  */
 Datum
 dt_fail_run(PG_FUNCTION_ARGS)

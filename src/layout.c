@@ -24,7 +24,8 @@
  * be plain tables with every column the extension reads, of the type and
  * nullability it made; the key index, if the queue has the 1.1 columns,
  * must be the valid, immediate, unique btree index on (idempotency_key)
- * with the predicate the extension made.  Hand-made damage is reported
+ * with the column's own (deterministic) collation, the default operator
+ * class and the predicate the extension made.  Hand-made damage is reported
  * with a clear error, never read through (a wrong type read as a uuid
  * would crash the server).
  *
@@ -126,13 +127,24 @@ dt_qualified_name(char *buf, const char *prefix, const char *queue_name)
 
 /* ---- the check ---- */
 
+/* A plain heap table, not a partition (keyprobe.c reads heap tuples). */
 static void
 dt_table_check(Oid relid, const char *relname)
 {
-	if (get_rel_relkind(relid) != RELKIND_RELATION)
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class rel;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	rel = (Form_pg_class) GETSTRUCT(tup);
+	ok = rel->relkind == RELKIND_RELATION && !rel->relispartition &&
+		rel->relam == HEAP_TABLE_AM_OID;
+	ReleaseSysCache(tup);
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("durable_tasks.%s is not a table", relname)));
+				 errmsg("durable_tasks.%s is not a plain heap table", relname)));
 }
 
 /*
@@ -217,8 +229,13 @@ dt_key_index_check(DtQueue *queue, Oid nspid)
 	Relation	idx;
 	List	   *pred;
 	Form_pg_index ind;
+	Oid			keytype;
+	int32		keytypmod;
+	Oid			keycoll;
 	bool		ok;
 
+	get_atttypetypmodcoll(queue->task_relid, keycol, &keytype, &keytypmod,
+						  &keycoll);
 	snprintf(idxname, sizeof(idxname), "ti_%s_ikey", queue->name);
 	queue->key_index = get_relname_relid(idxname, nspid);
 	if (!OidIsValid(queue->key_index))
@@ -236,7 +253,9 @@ dt_key_index_check(DtQueue *queue, Oid nspid)
 		idx->rd_rel->relam == BTREE_AM_OID &&
 		ind->indisunique && ind->indimmediate &&
 		ind->indnatts == 1 && ind->indkey.values[0] == keycol &&
-		idx->rd_indcollation[0] != InvalidOid &&
+		idx->rd_indcollation[0] == keycoll &&
+		get_collation_isdeterministic(idx->rd_indcollation[0]) &&
+		ind->indisready && ind->indislive &&
 		idx->rd_opfamily[0] ==
 		get_opclass_family(GetDefaultOpClass(TEXTOID, BTREE_AM_OID)) &&
 		RelationGetIndexExpressions(idx) == NIL;
@@ -375,9 +394,9 @@ dt_layout_exec(const char *fmt, const char *q)
 	for (const char *p = fmt; *p; p++)
 	{
 		int			n;
-		int			len;
+		int			len = 0;
 
-		if (*p == '%' && sscanf(p, "%%%d$s%n", &n, &len) == 1 &&
+		if (*p == '%' && sscanf(p, "%%%d$s%n", &n, &len) == 1 && len > 0 &&
 			n >= 1 && n <= (int) lengthof(patterns))
 		{
 			appendStringInfoString(&sql, names[n - 1]);

@@ -152,3 +152,23 @@ dt_plans_sweep(bool (*dead) (Oid task_relid))
 		hash_search(plan_cache, &entry->key, HASH_REMOVE, NULL);
 	}
 }
+
+/*
+ * Free every plan of one queue (its task table's OID now names another
+ * queue).
+ */
+void
+dt_plans_forget(Oid task_relid)
+{
+	HASH_SEQ_STATUS status;
+	DtPlanEntry *entry;
+
+	hash_seq_init(&status, plan_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->key.task_relid != task_relid)
+			continue;
+		SPI_freeplan(entry->plan);
+		hash_search(plan_cache, &entry->key, HASH_REMOVE, NULL);
+	}
+}

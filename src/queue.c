@@ -23,10 +23,14 @@
  * invalidations on every call, so a change committed by another session
  * is seen by the next statement even inside an open transaction.
  *
- * A stale entry is rebuilt when it is opened again.  At the end of every
- * transaction, entries still stale are removed and their plans freed
- * (plans.c): no plan can be running then, and a backend that used and
- * dropped many queues keeps nothing of them.
+ * A stale entry is checked again when it is opened again, and keeps its
+ * plans (an ANALYZE of a busy queue costs nothing).  An entry whose table
+ * is gone is removed, and its plans freed (plans.c), by the next call of
+ * any of our functions and at the end of drop_queue: a backend that used
+ * and dropped many queues keeps nothing of them.  That sweep runs before
+ * anything else of the call, inside a transaction (it looks at the
+ * catalogs), and frees only plans of relations that no longer exist,
+ * which no statement up the stack can be running.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -64,7 +68,6 @@ static uint64 layout_generation = 0;
 static bool sweep_needed = false;
 
 static void dt_queue_relcache_callback(Datum arg, Oid relid);
-static void dt_queue_xact_callback(XactEvent event, void *arg);
 
 void
 dt_queue_init(void)
@@ -76,7 +79,6 @@ dt_queue_init(void)
 	queue_cache = hash_create("durable_tasks queue cache", 16, &ctl,
 							  HASH_ELEM | HASH_BLOBS);
 	CacheRegisterRelcacheCallback(dt_queue_relcache_callback, (Datum) 0);
-	RegisterXactCallback(dt_queue_xact_callback, NULL);
 	dt_plans_init();
 }
 
@@ -117,36 +119,52 @@ dt_queue_is_dead(Oid task_relid)
 {
 	DtQueue    *queue = hash_search(queue_cache, &task_relid, HASH_FIND, NULL);
 
-	return queue == NULL || !queue->valid;
+	return queue == NULL || queue->dead;
 }
 
 /*
- * Remove stale entries and free their plans.  Run at transaction end,
- * when none of our plans is executing.
+ * Is the stale entry's task table gone (dropped, or its OID now names
+ * another relation)?
  */
-static void
+static bool
+dt_queue_table_gone(DtQueue *queue)
+{
+	char		relname[NAMEDATALEN];
+	char	   *current = get_rel_name(queue->task_relid);
+
+	snprintf(relname, sizeof(relname), "t_%s", queue->name);
+	return current == NULL || strcmp(current, relname) != 0;
+}
+
+/*
+ * Remove the entries of queues whose task table is gone, and free their
+ * plans.  Inside a transaction, before the call does anything else.
+ */
+void
 dt_queue_sweep(void)
 {
 	HASH_SEQ_STATUS status;
 	DtQueue    *queue;
+	bool		any = false;
+
+	if (!sweep_needed)
+		return;
+	sweep_needed = false;
+
+	hash_seq_init(&status, queue_cache);
+	while ((queue = hash_seq_search(&status)) != NULL)
+	{
+		queue->dead = !queue->valid && dt_queue_table_gone(queue);
+		any |= queue->dead;
+	}
+	if (!any)
+		return;
 
 	dt_plans_sweep(dt_queue_is_dead);
 	hash_seq_init(&status, queue_cache);
 	while ((queue = hash_seq_search(&status)) != NULL)
-		if (!queue->valid)
+		if (queue->dead)
 			hash_search(queue_cache, &queue->task_relid, HASH_REMOVE, NULL);
-	sweep_needed = false;
-}
-
-static void
-dt_queue_xact_callback(XactEvent event, void *arg pg_attribute_unused())
-{
-	if (!sweep_needed)
-		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		dt_queue_sweep();
 }
 
 /*
@@ -311,6 +329,7 @@ dt_queue_open_name(const char *name, LOCKMODE lockmode)
 
 	/* see changes other sessions committed, even if we hold our locks */
 	AcceptInvalidationMessages();
+	dt_queue_sweep();
 
 	snprintf(relname, sizeof(relname), "t_%s", name);
 	relid = RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
@@ -319,11 +338,12 @@ dt_queue_open_name(const char *name, LOCKMODE lockmode)
 		dt_queue_missing_error(name, relname, false);
 
 	queue = hash_search(queue_cache, &relid, HASH_ENTER, &found);
+	if (found && strcmp(queue->name, name) != 0)
+		dt_plans_forget(relid); /* the OID was reused for another queue */
 	if (!found || strcmp(queue->name, name) != 0)
 	{
 		memset((char *) queue + sizeof(Oid), 0, sizeof(DtQueue) - sizeof(Oid));
 		strlcpy(queue->name, name, NAMEDATALEN);
-		sweep_needed = true;	/* removed at transaction end unless checked */
 	}
 	if (!queue->valid)
 	{
