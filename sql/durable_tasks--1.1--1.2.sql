@@ -60,3 +60,27 @@ SELECT durable_tasks.queue_layout_step(qs.queue_name, '1.2')
  ORDER BY qs.queue_name;
 
 DROP FUNCTION durable_tasks.queue_layout_step(text, text);
+
+--
+-- Results and operations (SPEC 5.4, 5.6).
+--
+
+-- Waits until the task is terminal or the timeout passes (await.c).
+CREATE FUNCTION durable_tasks.await_task(
+    queue_name      text,
+    task_id         uuid,
+    timeout_seconds double precision DEFAULT 30)
+RETURNS TABLE (task_id uuid, state text, result jsonb, failure jsonb,
+               timed_out boolean)
+AS 'MODULE_PATHNAME', 'dt_await_task'
+LANGUAGE C VOLATILE;
+
+-- Many spawns in one call, each with spawn_task's semantics (bulk.c).
+CREATE FUNCTION durable_tasks.spawn_tasks(
+    queue_name text,
+    tasks      jsonb,
+    options    jsonb DEFAULT '{}')
+RETURNS TABLE (ordinal integer, task_id uuid, run_id uuid, attempt integer,
+               created boolean, state text)
+AS 'MODULE_PATHNAME', 'dt_spawn_tasks'
+LANGUAGE C VOLATILE;

@@ -102,6 +102,16 @@ dt_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 	dt_arg_not_null(fcinfo, argno, argname);
 	t = PG_GETARG_TEXT_PP(argno);
 	len = VARSIZE_ANY_EXHDR(t);
+	dt_check_text_length(argname, len, maxlen);
+	return text_to_cstring(t);
+}
+
+/*
+ * A required text value is 1 to maxlen bytes.
+ */
+void
+dt_check_text_length(const char *argname, int len, int maxlen)
+{
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -112,7 +122,6 @@ dt_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 				 errmsg("%s is too long", argname),
 				 errdetail("%s is %d bytes; the limit is %d bytes.",
 						   argname, len, maxlen)));
-	return text_to_cstring(t);
 }
 
 Jsonb *

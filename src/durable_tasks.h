@@ -20,6 +20,8 @@
  *	  fingerprint.c    canonical jsonb encoding and its SHA-256
  *	  keyprobe.c       the holder of a key, straight from its index
  *	  spawn.c          spawn_task (1.0 and 1.1, first-served deduplication)
+ *	  bulk.c           spawn_tasks: many spawns in one call
+ *	  await.c          await_task: wait for a task to finish
  *	  claim.c          claim_task, extend_claim, lease expiry
  *	  finish.c         complete_run, fail_run, retries
  *	  cancel.c         cancel_task
@@ -60,6 +62,7 @@ extern char *dt_arg_queue_name(FunctionCallInfo fcinfo, int argno);
 extern void dt_check_queue_name(const char *queue_name);
 extern char *dt_arg_cstring(FunctionCallInfo fcinfo, int argno,
 							const char *argname, int maxlen);
+extern void dt_check_text_length(const char *argname, int len, int maxlen);
 extern Jsonb *dt_arg_jsonb(FunctionCallInfo fcinfo, int argno,
 						   const char *argname);
 extern pg_uuid_t *dt_arg_uuid(FunctionCallInfo fcinfo, int argno,
@@ -269,6 +272,22 @@ typedef struct DtHolder
 
 extern bool dt_probe_key(DtQueue *queue, const char *key, bool want_params,
 						 DtHolder *holder);
+
+/* ---- spawn.c ---- */
+
+/* What one spawn returns. */
+typedef struct DtSpawnResult
+{
+	pg_uuid_t	task_id;
+	pg_uuid_t	run_id;
+	int32		attempt;
+	bool		created;
+	char	   *state;
+} DtSpawnResult;
+
+extern void dt_spawn_one(DtQueue *queue, const char *task_name, Jsonb *params,
+						 bool only_once, const char *key,
+						 DtSpawnOptions *opts, DtSpawnResult *res);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult

@@ -7,8 +7,8 @@
  * finished; anything else (unknown run, a run already finished or
  * cancelled, a lease that ran out) is an error, never a silent overwrite.
  *
- * Concurrency.  The task row is locked first, then the run row (FOR
- * UPDATE OF t, r), then both are updated: the order of cancel_task, so
+ * Concurrency.  The task row is locked first (FOR NO KEY UPDATE, the lock
+ * an UPDATE of it takes), then the run row, then both are updated: the order of cancel_task, so
  * that a cancel and a finisher wait for each other, never deadlock (a
  * worker that spawned children, which locks its task FOR SHARE, and then
  * completes in the same transaction included).  Claims never wait (SKIP
@@ -59,18 +59,21 @@ static const DtPlanDef plan_run_status = {
 
 /*
  * Returns how many runs and how many tasks it updated; $3 the clock.  The
- * task row is locked before the run row (FOR UPDATE OF t, r), the order
- * of cancel_task.
+ * task row is locked before the run row is updated (FOR NO KEY UPDATE OF
+ * t, the lock its UPDATE takes anyway), the order of cancel_task.  The
+ * run is not locked by k, so its UPDATE checks again that it is held: if
+ * a concurrent finisher changed it while we waited, the recheck on the
+ * new version (EvalPlanQual) refuses it.
  */
 static const DtPlanDef plan_complete = {
 	"complete_run",
 	"WITH k AS MATERIALIZED (SELECT r.run_id "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") " "
-	"FOR UPDATE OF t, r), "
+	"FOR NO KEY UPDATE OF t), "
 	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
 	"finished_at = $3 FROM k "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id AND " RUN_IS_HELD("$3") " "
 	"RETURNING r.task_id), "
 	"t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
 	"finished_at = $3 "
@@ -87,7 +90,7 @@ static const DtPlanDef plan_fail_lock = {
 	"t.state "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$2") " "
-	"FOR UPDATE OF t, r",
+	"FOR NO KEY UPDATE OF t, r",
 	2, {UUIDOID, TIMESTAMPTZOID}
 };
 
@@ -304,7 +307,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
  * RETURNS TABLE (task_id uuid, task_state text, retry_run_id uuid,
  *		retry_attempt integer, retry_available_at timestamptz)
  *
- * Locks the task, then the run (FOR UPDATE OF t, r).
+ * Locks the task, then the run (FOR NO KEY UPDATE OF t, r).
  */
 Datum
 dt_fail_run(PG_FUNCTION_ARGS)

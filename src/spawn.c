@@ -107,16 +107,6 @@ static const DtPlanDef plan_key_release = {
 	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID}
 };
 
-/* What spawn_task returns. */
-typedef struct DtSpawnResult
-{
-	pg_uuid_t	task_id;
-	pg_uuid_t	run_id;
-	int32		attempt;
-	bool		created;
-	char	   *state;
-} DtSpawnResult;
-
 /*
  * Lock the parent task (FOR SHARE, until the end of the transaction) and
  * refuse a parent that does not exist or has finished: a child is never
@@ -322,6 +312,25 @@ dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
 }
 
 /*
+ * One spawn of spawn_task's 1.1 semantics (inside SPI): an explicit key
+ * wins over only_once, whose key is task_fingerprint(task_name, params);
+ * neither creates a task.  spawn_tasks (bulk.c) calls it per element.
+ */
+void
+dt_spawn_one(DtQueue *queue, const char *task_name, Jsonb *params,
+			 bool only_once, const char *key, DtSpawnOptions *opts,
+			 DtSpawnResult *res)
+{
+	if (key != NULL)
+		dt_spawn_keyed(queue, task_name, params, opts, key, true, res);
+	else if (only_once)
+		dt_spawn_keyed(queue, task_name, params, opts,
+					   dt_fingerprint(task_name, params), false, res);
+	else
+		dt_spawn_create(queue, task_name, params, opts, NULL, res);
+}
+
+/*
  * durable_tasks.spawn_task(queue_name text, task_name text,
  *		params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
  * RETURNS TABLE (task_id uuid, run_id uuid, attempt integer, created boolean)
@@ -402,13 +411,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 
 	dt_spi_connect();
 
-	if (key != NULL)
-		dt_spawn_keyed(queue, task_name, params, &opts, key, true, &res);
-	else if (PG_GETARG_BOOL(3))
-		dt_spawn_keyed(queue, task_name, params, &opts,
-					   dt_fingerprint(task_name, params), false, &res);
-	else
-		dt_spawn_create(queue, task_name, params, &opts, NULL, &res);
+	dt_spawn_one(queue, task_name, params, PG_GETARG_BOOL(3), key, &opts, &res);
 
 	values[0] = UUIDPGetDatum(&res.task_id);
 	values[1] = UUIDPGetDatum(&res.run_id);

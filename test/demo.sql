@@ -102,7 +102,30 @@ SELECT * FROM demo_tasks;
 SELECT task_name, state, attempts, max_attempts, result, retry_strategy
   FROM durable_tasks.get_task('emails', :'b_task');
 
-\echo '11. Summary: tasks and runs by state (the queue tables are plain tables).'
+\echo '11. A duplicate caller waits for the first caller\'s result (await_task).'
+\echo '    instance-1 spawns the receipt for order 43; instance-2 spawns the same and'
+\echo '    gets created = false, then waits on the task while a worker (another'
+\echo '    session, started in the background) claims and completes it a second later.'
+SELECT task_id AS r43, created FROM durable_tasks.spawn_task('emails', 'send_receipt',
+         '{"order": 43}', only_once => true) \gset
+\echo '    instance-1: created =' :created
+SELECT task_id = :'r43' AS same_task, created FROM durable_tasks.spawn_task('emails', 'send_receipt',
+         '{"order": 43}', only_once => true);
+\! (sleep 1; psql -X -q -c "SELECT durable_tasks.complete_run('emails', c.run_id, '{\"message_id\": \"msg-0043\"}') FROM durable_tasks.claim_task('emails', 'worker-c') c" >/dev/null) &
+SELECT state, result, timed_out, round(extract(epoch FROM clock_timestamp() - statement_timestamp())) AS waited_seconds
+  FROM durable_tasks.await_task('emails', :'r43', timeout_seconds => 10);
+
+\echo
+\echo '12. Bulk spawn: one call, one row per element, in order; a key repeated in the'
+\echo '    batch gives one task (the later element gets it back, created = false).'
+SELECT ordinal, created, state
+  FROM durable_tasks.spawn_tasks('emails', '[
+         {"task_name": "send_welcome", "params": {"to": "e@example.com"}, "idempotency_key": "welcome:e"},
+         {"task_name": "send_welcome", "params": {"to": "f@example.com"}},
+         {"task_name": "send_welcome", "params": {"to": "e@example.com"}, "idempotency_key": "welcome:e"}
+       ]', options => '{"delay_seconds": 3600}');
+
+\echo '13. Summary: tasks and runs by state (the queue tables are plain tables).'
 SELECT 'task' AS kind, state, count(*) FROM durable_tasks.t_emails GROUP BY state
 UNION ALL
 SELECT 'run', state, count(*) FROM durable_tasks.r_emails GROUP BY state

@@ -464,7 +464,7 @@ is "$(grep -Ev '^(sum|aft|nodes|acl):' <<<"$out")" "pre_hit:false
 pre_cancel:0
 acl_compared:$((N_FUNCS11 - 3))
 acl_gone:durable_tasks.add_idempotency_key(text),durable_tasks.check_queue(text,boolean),durable_tasks.check_queue_options(jsonb)
-acl_new:none
+acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.spawn_tasks(text,jsonb,jsonb)
 hit:false:pending:true
 cancel:1
 cancel_again:0
