@@ -288,6 +288,11 @@ typedef struct DtSpawnResult
 extern void dt_spawn_one(DtQueue *queue, const char *task_name, Jsonb *params,
 						 bool only_once, const char *key,
 						 DtSpawnOptions *opts, DtSpawnResult *res);
+extern bool dt_spawn_probe(DtQueue *queue, const char *task_name,
+						   Jsonb *params, DtSpawnOptions *opts,
+						   const char *key, bool explicit_key,
+						   DtSpawnResult *res);
+extern void dt_spawn_check_parent(DtQueue *queue, DtSpawnOptions *opts);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult

@@ -149,11 +149,7 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 	char		nulls[12];
 	int			ret;
 
-	if (opts->has_parent && !opts->parent_checked)
-	{
-		dt_lock_parent(queue, &opts->parent_task_id);
-		opts->parent_checked = true;	/* once, however many rounds */
-	}
+	dt_spawn_check_parent(queue, opts);
 
 	dt_uuid_v7_generate(&res->task_id);
 	dt_uuid_v7_generate(&res->run_id);
@@ -267,11 +263,24 @@ dt_release_key(DtQueue *queue, DtHolder *holder, TimestampTz now)
 	return SPI_processed == 1;
 }
 
-/*
- * The keyed spawn loop (see the file header).
- */
 static void
-dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
+dt_settle_error(const char *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not settle idempotency key \"%s\" after %d attempts",
+					key, DT_SPAWN_MAX_ROUNDS),
+			 errdetail("Other transactions kept taking and releasing the key."),
+			 errhint("Retry the transaction.")));
+}
+
+/*
+ * Steps 1-3 of the keyed spawn loop (see the file header): true, with the
+ * holder in *res, if a holder blocks; false once none does (a holder that
+ * no longer blocks has had the key released), so the caller may insert.
+ */
+bool
+dt_spawn_probe(DtQueue *queue, const char *task_name, Jsonb *params,
 			   DtSpawnOptions *opts, const char *key, bool explicit_key,
 			   DtSpawnResult *res)
 {
@@ -285,30 +294,52 @@ dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
 	for (int round = 0; round < DT_SPAWN_MAX_ROUNDS; round++)
 	{
 		CHECK_FOR_INTERRUPTS();
-
-		if (dt_probe_key(queue, key, want_params, &holder))
+		if (!dt_probe_key(queue, key, want_params, &holder))
+			return false;
+		if (dt_holder_blocks(&holder, &policy, opts->now))
 		{
-			if (dt_holder_blocks(&holder, &policy, opts->now))
-			{
-				if (want_params)
-					dt_check_mismatch(queue, &holder, key, task_name, params);
-				dt_holder_result(&holder, res);
-				return;
-			}
-			if (!dt_release_key(queue, &holder, opts->now))
-				continue;
+			if (want_params)
+				dt_check_mismatch(queue, &holder, key, task_name, params);
+			dt_holder_result(&holder, res);
+			return true;
 		}
+		if (dt_release_key(queue, &holder, opts->now))
+			return false;
+	}
+	dt_settle_error(key);
+	return false;				/* keep compiler quiet */
+}
 
+/*
+ * The keyed spawn loop (see the file header).
+ */
+static void
+dt_spawn_keyed(DtQueue *queue, const char *task_name, Jsonb *params,
+			   DtSpawnOptions *opts, const char *key, bool explicit_key,
+			   DtSpawnResult *res)
+{
+	for (int round = 0; round < DT_SPAWN_MAX_ROUNDS; round++)
+	{
+		if (dt_spawn_probe(queue, task_name, params, opts, key, explicit_key,
+						   res))
+			return;
 		if (dt_spawn_create(queue, task_name, params, opts, key, res))
 			return;
 	}
+	dt_settle_error(key);
+}
 
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("could not settle idempotency key \"%s\" after %d attempts",
-					key, DT_SPAWN_MAX_ROUNDS),
-			 errdetail("Other transactions kept taking and releasing the key."),
-			 errhint("Retry the transaction.")));
+/*
+ * Lock and check the spawn's parent, once (see dt_lock_parent).
+ */
+void
+dt_spawn_check_parent(DtQueue *queue, DtSpawnOptions *opts)
+{
+	if (opts->has_parent && !opts->parent_checked)
+	{
+		dt_lock_parent(queue, &opts->parent_task_id);
+		opts->parent_checked = true;	/* once, however many rounds */
+	}
 }
 
 /*
