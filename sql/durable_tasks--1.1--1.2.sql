@@ -84,3 +84,32 @@ RETURNS TABLE (ordinal integer, task_id uuid, run_id uuid, attempt integer,
                created boolean, state text)
 AS 'MODULE_PATHNAME', 'dt_spawn_tasks'
 LANGUAGE C VOLATILE;
+
+--
+-- Durable execution (SPEC 5.1): checkpoints, in each queue's c_<queue>
+-- (made by the 1.2 layout step above for existing queues, and by
+-- create_queue for new ones).
+--
+
+-- Saves (upserts) the result of one step of the run's task; only the
+-- holder of a live lease may (checkpoint.c).
+CREATE FUNCTION durable_tasks.set_checkpoint(
+    queue_name           text,
+    run_id               uuid,
+    step_name            text,
+    state                jsonb,
+    extend_claim_seconds integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dt_set_checkpoint'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION durable_tasks.get_checkpoints(queue_name text, task_id uuid)
+RETURNS TABLE (step_name text, state jsonb, run_id uuid, attempt integer,
+               updated_at timestamptz)
+AS 'MODULE_PATHNAME', 'dt_get_checkpoints'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION durable_tasks.get_checkpoint(queue_name text, task_id uuid, step_name text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'dt_get_checkpoint'
+LANGUAGE C STABLE;

@@ -183,7 +183,10 @@ dt_create_queue(PG_FUNCTION_ARGS)
 	task_relid = dt_queue_table("t_", name, AccessShareLock, false);
 	run_relid = dt_queue_table("r_", name, AccessShareLock, false);
 
-	if (!OidIsValid(task_relid) && !OidIsValid(run_relid))
+	if (!OidIsValid(task_relid) && !OidIsValid(run_relid) &&
+		OidIsValid(dt_queue_table("c_", name, AccessShareLock, false)))
+		dt_queue_damaged_error(name, "t_");	/* checkpoints left behind */
+	else if (!OidIsValid(task_relid) && !OidIsValid(run_relid))
 	{
 		dt_layout_create(name);
 		if (!inserted)
@@ -238,7 +241,8 @@ dt_alter_queue(PG_FUNCTION_ARGS)
  * durable_tasks.drop_queue(queue_name text) RETURNS void
  *
  * Drops the queue's tables and its registry row, whichever exist.  Locks
- * the task table, then the run table, in AccessExclusiveLock.
+ * the task table, then the run and checkpoint tables, in
+ * AccessExclusiveLock.
  */
 Datum
 dt_drop_queue(PG_FUNCTION_ARGS)
@@ -246,10 +250,12 @@ dt_drop_queue(PG_FUNCTION_ARGS)
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
 	Oid			task_relid = dt_queue_table("t_", name, AccessExclusiveLock, true);
 	Oid			run_relid = dt_queue_table("r_", name, AccessExclusiveLock, true);
+	Oid			ckpt_relid = dt_queue_table("c_", name, AccessExclusiveLock, true);
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
 	char		tname[NAMEDATALEN + 32];
 	char		rname[NAMEDATALEN + 32];
+	char		cname[NAMEDATALEN + 32];
 	bool		deleted;
 	int			ret;
 
@@ -268,6 +274,12 @@ dt_drop_queue(PG_FUNCTION_ARGS)
 
 	dt_qualified_name(tname, "t_", name);
 	dt_qualified_name(rname, "r_", name);
+	dt_qualified_name(cname, "c_", name);
+	if (OidIsValid(ckpt_relid))
+	{
+		ret = SPI_execute(psprintf("DROP TABLE %s", cname), false, 0);
+		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
+	}
 	if (OidIsValid(run_relid))
 	{
 		ret = SPI_execute(psprintf("DROP TABLE %s", rname), false, 0);

@@ -25,6 +25,7 @@
  *	  claim.c          claim_task, extend_claim, lease expiry
  *	  finish.c         complete_run, fail_run, retries
  *	  cancel.c         cancel_task
+ *	  checkpoint.c     set_checkpoint, get_checkpoints, get_checkpoint
  *	  task.c           get_task
  *
  * Copyright (c) 2026, durable_tasks authors
@@ -159,6 +160,7 @@ typedef struct DtQueue
 	bool		dead;			/* dt_queue_sweep: its task table is gone */
 	Oid			run_relid;
 	Oid			key_index;		/* InvalidOid: a 1.0 layout, no key */
+	Oid			ckpt_relid;		/* InvalidOid: a 1.1 layout, no checkpoints */
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
 	DtDedupPolicy policy;		/* the queue's defaults (registry) */
 } DtQueue;
@@ -185,7 +187,7 @@ extern void dt_qualified_name(char *buf, const char *prefix,
 /*
  * Every SQL text the C code runs on a queue is a DtPlanDef, owned by the
  * module that runs it: a template in which {tasks} and {runs} stand for
- * the queue's tables (qualified, quoted) and {task_from:MOVE},
+ * the queue's tables (qualified, quoted; {checkpoints} too) and {task_from:MOVE},
  * {run_from:MOVE} and {to:MOVE} for the states of state.c's table.  It is
  * prepared once per backend and queue; the plan cache is keyed by (task
  * table OID, definition).
@@ -308,5 +310,7 @@ extern void dt_fail_locked_run(DtQueue *queue, HeapTuple run, TupleDesc desc,
 							   Jsonb *reason, TimestampTz now,
 							   DtFailResult *res);
 extern void dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id) pg_attribute_noreturn();
+extern void dt_run_check_held(DtQueue *queue, pg_uuid_t *run_id,
+							  TimestampTz *now);
 
 #endif							/* DURABLE_TASKS_H */

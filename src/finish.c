@@ -7,15 +7,16 @@
  * finished; anything else (unknown run, a run already finished or
  * cancelled, a lease that ran out) is an error, never a silent overwrite.
  *
- * Concurrency.  The task row is locked first (FOR NO KEY UPDATE, the lock
- * an UPDATE of it takes), then the run row, then both are updated: the order of cancel_task, so
- * that a cancel and a finisher wait for each other, never deadlock (a
- * worker that spawned children, which locks its task FOR SHARE, and then
- * completes in the same transaction included).  Claims never wait (SKIP
- * LOCKED).  A second finisher
- * of the same run waits for the first and then finds the run no longer
- * running.  A task cancelled meanwhile is never brought back: finishing
- * its run is an error (55000) that undoes the statement.
+ * Concurrency.  The task row is locked before the run row: complete_run
+ * updates the task, then the run, in one statement; fail_run locks both
+ * FOR NO KEY UPDATE OF t, r.  That is the order of cancel_task, so a
+ * cancel and a finisher wait for each other and never deadlock (nor does
+ * a worker that spawned children, which locks its task FOR SHARE, and
+ * then completes in the same transaction).  Claims never wait (SKIP
+ * LOCKED).  A second finisher of the same run waits for the first and then
+ * finds the run no longer running.  A task cancelled meanwhile is never
+ * brought back: finishing its run is an error (55000) that undoes the
+ * statement.
  *
  * fail_run applies the task's retry strategy: while attempts remain, the
  * failed run is followed by a new pending run available after the retry
@@ -59,26 +60,25 @@ static const DtPlanDef plan_run_status = {
 
 /*
  * Returns how many runs and how many tasks it updated; $3 the clock.  The
- * task row is locked before the run row is updated (FOR NO KEY UPDATE OF
- * t, the lock its UPDATE takes anyway), the order of cancel_task.  The
- * run is not locked by k, so its UPDATE checks again that it is held: if
- * a concurrent finisher changed it while we waited, the recheck on the
- * new version (EvalPlanQual) refuses it.
+ * task row is updated (so locked) before the run row: the run's UPDATE
+ * joins the task's, which therefore runs first; the order of cancel_task.
+ * The task's UPDATE finds the task through the run as of our snapshot; the
+ * run's UPDATE checks again that the run is held (EvalPlanQual rechecks it
+ * on a version a concurrent finisher wrote), and the caller raises an
+ * error, undoing the statement, unless both were updated.
  */
 static const DtPlanDef plan_complete = {
 	"complete_run",
-	"WITH k AS MATERIALIZED (SELECT r.run_id "
-	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") " "
-	"FOR NO KEY UPDATE OF t), "
-	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
-	"finished_at = $3 FROM k "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id AND " RUN_IS_HELD("$3") " "
-	"RETURNING r.task_id), "
-	"t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
+	"WITH t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
 	"finished_at = $3 "
-	"FROM r WHERE t.task_id OPERATOR(pg_catalog.=) r.task_id "
-	"AND t.state {task_from:complete} RETURNING t.task_id) "
+	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") ") "
+	"AND t.state {task_from:complete} RETURNING t.task_id), "
+	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
+	"finished_at = $3 FROM t "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " RUN_IS_HELD("$3") " "
+	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
 	3, {UUIDOID, JSONBOID, TIMESTAMPTZOID}
 };
@@ -127,6 +127,18 @@ static const DtPlanDef plan_fail_final = {
 void
 dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id)
 {
+	dt_run_check_held(queue, run_id, NULL);
+	pg_unreachable();
+}
+
+/*
+ * Raise dt_run_not_held_error's errors unless the run is held; if it is,
+ * return, or with now == NULL, raise that its lease expired (the caller's
+ * statement found it not held a moment ago).
+ */
+void
+dt_run_check_held(DtQueue *queue, pg_uuid_t *run_id, TimestampTz *now)
+{
 	Datum		args[1] = {UUIDPGetDatum(run_id)};
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -145,6 +157,14 @@ dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	state = SPI_getvalue(tup, desc, 1);
+	if (now != NULL && strcmp(state, "running") == 0)
+	{
+		bool		isnull;
+		Datum		expires = SPI_getbinval(tup, desc, 3, &isnull);
+
+		if (!isnull && DatumGetTimestampTz(expires) > *now)
+			return;
+	}
 	if (strcmp(state, "running") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -270,13 +290,14 @@ dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
  * durable_tasks.complete_run(queue_name text, run_id uuid,
  *		result jsonb DEFAULT NULL) RETURNS void
  *
- * Locks the task, then the run.
+ * Locks (updates) the task, then the run.
  */
 Datum
 dt_complete_run(PG_FUNCTION_ARGS)
 {
 	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
+	TimestampTz now = GetCurrentTimestamp();
 	Datum		args[3];
 	char		nulls[3] = {' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
 	bool		isnull;
@@ -284,7 +305,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args[2] = TimestampTzGetDatum(now);
 
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_plan(queue, &plan_complete),
@@ -292,10 +313,11 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	dt_spi_check(ret, SPI_OK_SELECT, "completing a run");
 	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 1, &isnull)) == 0)
-		dt_run_not_held_error(queue, run_id);
-	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 2, &isnull)) == 0)
+	{
+		/* the run is not held, or (it is and) its task is finished */
+		dt_run_check_held(queue, run_id, &now);
 		dt_task_finished_error(run_id, "finished");
+	}
 	dt_spi_finish();
 
 	PG_RETURN_VOID();

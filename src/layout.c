@@ -14,7 +14,7 @@
  *	  1.0  t_<q> (tasks) and r_<q> (runs), their keys and indexes
  *	  1.1  t_<q>.idempotency_key, key_released_at and the partial unique
  *		   index ti_<q>_ikey
- *	  1.2  (no change to the queue tables yet)
+ *	  1.2  c_<q> (checkpoints: one row per task and step)
  *
  * Index names start with ti_/ri_ so that no index of queue "a" can take
  * the name of a table of queue "a_pkey".
@@ -39,7 +39,10 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "catalog/dependency.h"
 #include "catalog/index.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
@@ -106,6 +109,17 @@ static const DtColumn run_columns[] = {
 	{"result", JSONBOID, false, -1},
 	{"failure", JSONBOID, false, -1},
 	{"created_at", TIMESTAMPTZOID, true, -1},
+	{NULL}
+};
+
+/* 1.2: absent from queues of a database still at 1.1 */
+static const DtColumn checkpoint_columns[] = {
+	{"task_id", UUIDOID, true, -1},
+	{"step_name", TEXTOID, true, -1},
+	{"state", JSONBOID, true, -1},
+	{"run_id", UUIDOID, true, -1},
+	{"attempt", INT4OID, true, -1},
+	{"updated_at", TIMESTAMPTZOID, true, -1},
 	{NULL}
 };
 
@@ -297,6 +311,15 @@ dt_layout_check(DtQueue *queue)
 	queue->key_index = InvalidOid;
 	if (dt_columns_check(queue, queue->task_relid, tname, key_columns, true))
 		dt_key_index_check(queue, nspid);
+
+	snprintf(rname, sizeof(rname), "c_%s", queue->name);
+	queue->ckpt_relid = get_relname_relid(rname, nspid);
+	if (OidIsValid(queue->ckpt_relid))
+	{
+		dt_table_check(queue->ckpt_relid, rname);
+		dt_columns_check(queue, queue->ckpt_relid, rname, checkpoint_columns,
+						 false);
+	}
 }
 
 /* ---- the layout steps ---- */
@@ -346,8 +369,15 @@ static const char *const step_1_1[] = {
 	NULL
 };
 
-/* Step 1.2: nothing for the queue tables yet. */
+/* Step 1.2: the checkpoint table. */
 static const char *const step_1_2[] = {
+	"CREATE TABLE durable_tasks.%13$s ("
+	" task_id uuid NOT NULL, step_name text NOT NULL, state jsonb NOT NULL,"
+	" run_id uuid NOT NULL, attempt integer NOT NULL,"
+	" updated_at timestamptz NOT NULL,"
+	" CONSTRAINT %14$s PRIMARY KEY (task_id, step_name),"
+	" CONSTRAINT %15$s FOREIGN KEY (task_id)"
+	" REFERENCES durable_tasks.%1$s (task_id) ON DELETE CASCADE)",
 	NULL
 };
 
@@ -368,7 +398,7 @@ static const DtLayoutStep layout_steps[] = {
  * Run one statement of a step: fmt with %N$s replaced by the queue's
  * quoted names (1 t_, 2 r_, 3 ti_pkey, 4 ri_pkey, 5 t_state, 6 r_state,
  * 7 ti_parent, 8 r_task_fk, 9 ri_ready, 10 ri_lease, 11 ri_task,
- * 12 ti_ikey).
+ * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk).
  */
 static void
 dt_layout_exec(const char *fmt, const char *q)
@@ -376,7 +406,7 @@ dt_layout_exec(const char *fmt, const char *q)
 	static const char *const patterns[] = {
 		"t_%s", "r_%s", "ti_%s_pkey", "ri_%s_pkey", "t_%s_state", "r_%s_state",
 		"ti_%s_parent", "r_%s_task_fk", "ri_%s_ready", "ri_%s_lease",
-		"ri_%s_task", "ti_%s_ikey"
+		"ri_%s_task", "ti_%s_ikey", "c_%s", "ci_%s_pkey", "c_%s_task_fk"
 	};
 	const char *names[lengthof(patterns)];
 	StringInfoData sql;
@@ -411,6 +441,36 @@ dt_layout_exec(const char *fmt, const char *q)
 }
 
 /*
+ * A step run by an extension script (ALTER EXTENSION UPDATE) would make
+ * the tables it creates members of the extension, which pg_dump leaves
+ * out and DROP TABLE refuses: a queue's tables are user data, so they are
+ * taken out of the extension again, as ALTER EXTENSION ... DROP would.
+ */
+static void
+dt_layout_disown(const char *queue_name)
+{
+	static const char *const prefixes[] = {"t_", "r_", "c_"};
+	Oid			nspid = get_namespace_oid(DT_SCHEMA, false);
+
+	if (!creating_extension)
+		return;
+	CommandCounterIncrement();
+	for (int i = 0; i < (int) lengthof(prefixes); i++)
+	{
+		char		relname[NAMEDATALEN];
+		Oid			relid;
+
+		snprintf(relname, sizeof(relname), "%s%s", prefixes[i], queue_name);
+		relid = get_relname_relid(relname, nspid);
+		if (OidIsValid(relid))
+			(void) deleteDependencyRecordsForSpecific(RelationRelationId, relid,
+													  DEPENDENCY_EXTENSION,
+													  ExtensionRelationId,
+													  CurrentExtensionObject);
+	}
+}
+
+/*
  * Run the layout step of version for the queue (inside SPI).
  */
 void
@@ -422,6 +482,7 @@ dt_layout_step(const char *queue_name, const char *version)
 			continue;
 		for (const char *const *ddl = s->ddl; *ddl != NULL; ddl++)
 			dt_layout_exec(*ddl, queue_name);
+		dt_layout_disown(queue_name);
 		return;
 	}
 	elog(ERROR, "unknown queue layout version \"%s\"", version);

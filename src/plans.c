@@ -12,7 +12,8 @@
  * changed), dt_plans_forget() frees the queue's plans: a backend never
  * holds plans of queues that are gone.
  *
- * The SQL templates name the queue's tables as {tasks} and {runs} and the
+ * The SQL templates name the queue's tables as {tasks}, {runs} and
+ * {checkpoints} and the
  * states of a move as {task_from:MOVE} etc. (state.c); both are expanded
  * here, from the queue name the entry was built from, never from user
  * input.
@@ -68,11 +69,13 @@ dt_plan_sql(DtQueue *queue, const char *template)
 {
 	char		tname[NAMEDATALEN + 32];
 	char		rname[NAMEDATALEN + 32];
+	char		cname[NAMEDATALEN + 32];
 	StringInfoData buf;
 	const char *p = template;
 
 	dt_qualified_name(tname, "t_", queue->name);
 	dt_qualified_name(rname, "r_", queue->name);
+	dt_qualified_name(cname, "c_", queue->name);
 
 	initStringInfo(&buf);
 	while (*p)
@@ -90,6 +93,11 @@ dt_plan_sql(DtQueue *queue, const char *template)
 		{
 			appendStringInfoString(&buf, rname);
 			p += 6;
+		}
+		else if (strncmp(p, "{checkpoints}", 13) == 0)
+		{
+			appendStringInfoString(&buf, cname);
+			p += 13;
 		}
 		else if ((next = dt_append_state_sql(&buf, p + 1)) != NULL)
 			p = next;

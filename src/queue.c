@@ -106,7 +106,8 @@ dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		if (registry)
 			queue->registry_valid = false;
 		if (relid == InvalidOid || relid == queue->task_relid ||
-			relid == queue->run_relid || relid == queue->key_index)
+			relid == queue->run_relid || relid == queue->key_index ||
+			relid == queue->ckpt_relid)
 		{
 			queue->valid = false;
 			sweep_needed = true;

@@ -342,7 +342,8 @@ layout() {  # layout DB QUEUE: tables of the queue with the name replaced by Q
     q "$1" "
     WITH rel AS (
         SELECT c.oid, c.relname FROM pg_class c
-        WHERE c.oid IN ('durable_tasks.t_$2'::regclass, 'durable_tasks.r_$2'::regclass))
+        WHERE c.oid IN ('durable_tasks.t_$2'::regclass, 'durable_tasks.r_$2'::regclass,
+                        to_regclass('durable_tasks.c_$2')))
     SELECT string_agg(line, E'\n' ORDER BY line) FROM (
         SELECT replace(rel.relname, '$2', 'Q') || ' col ' || a.attnum || ' ' || a.attname || ' '
                || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
@@ -412,9 +413,11 @@ done
 SUMS12_SQL=$(for tb in "${TABLES12[@]}"; do checksum_sql "$tb"; done)
 AFT12_SQL=${SUMS12_SQL//"'sum:"/"'aft:"}      # the same, labelled aft: (after the update)
 N_FUNCS11=$(q "$A" "SELECT count(*) FROM ($EXT_FUNCS) x")
+# (the checkpoint tables c_<queue> and their indexes ci_ are new in 1.2)
 NODES12_SQL="SELECT 'nodes:' || string_agg(c.relname || '=' || c.relfilenode, ' ' ORDER BY c.relname)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i');"
+              WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i')
+                AND c.relname !~ '^ci?_';"
 
 # The update, in a session that has called the 1.1 PL/pgSQL create_queue and
 # cancel_task and a keyed spawn; right after it, in the same session: the
@@ -464,7 +467,7 @@ is "$(grep -Ev '^(sum|aft|nodes|acl):' <<<"$out")" "pre_hit:false
 pre_cancel:0
 acl_compared:$((N_FUNCS11 - 3))
 acl_gone:durable_tasks.add_idempotency_key(text),durable_tasks.check_queue(text,boolean),durable_tasks.check_queue_options(jsonb)
-acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.spawn_tasks(text,jsonb,jsonb)
+acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.spawn_tasks(text,jsonb,jsonb)
 hit:false:pending:true
 cancel:1
 cancel_again:0
@@ -511,6 +514,13 @@ for tb in "${TABLES12[@]}"; do
 done
 is "$(grep -c '^nodes:' <<<"$out"):$(grep '^nodes:' <<<"$out" | sort -u | grep -c '')" "2:1" \
     "A: no table or index of the schema was rewritten by the update to $FINAL (relfilenodes unchanged)"
+
+# the 1.2 layout step gave every queue its checkpoint table, empty
+is "$(q "$A" "SELECT count(*) FILTER (WHERE to_regclass('durable_tasks.c_' || queue_name) IS NOT NULL)
+              || '/' || count(*) FROM durable_tasks.queues")" \
+    "$(q "$A" "SELECT count(*) || '/' || count(*) FROM durable_tasks.queues")" \
+    "A: every queue has its checkpoint table after the update to $FINAL"
+is "$(q "$A" "SELECT count(*) FROM durable_tasks.c_alpha")" "0" "A: c_alpha starts empty"
 
 # a queue created at 1.2 has the layout of an upgraded one
 L_ALPHA=$(layout "$A" alpha)

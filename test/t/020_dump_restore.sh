@@ -38,6 +38,9 @@ INSERT INTO labels SELECT 'k1', 'orders', s.task_id, s.run_id
   FROM durable_tasks.spawn_task('orders', 'charge', '{"amount": 20}', idempotency_key => 'order-1') s;
 SELECT 'claim_k1:' || (c.run_id = (SELECT run_id FROM labels WHERE label = 'k1'))
   FROM durable_tasks.claim_task('orders', 'w1', 3600) c;
+-- (1.2) a checkpoint of k1's run, kept by the dump like every queue row
+SELECT durable_tasks.set_checkpoint('orders', (SELECT run_id FROM labels WHERE label = 'k1'),
+                                    'authorize', '{"auth": "A1"}') \g /dev/null
 -- orders: k3 failed once (max_attempts 1); under after_finish the next
 -- spawn releases the key from it and creates a new holder
 INSERT INTO labels SELECT 'k3_old', 'orders', s.task_id, s.run_id
@@ -129,7 +132,7 @@ SUM_SQL="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
     SELECT 'labels:' || (SELECT count(*) || ':' || md5(string_agg(l::text, ',' ORDER BY l.label)) FROM public.labels l)) s"
 SUM_BEFORE=$(q "$S" "$SUM_SQL")
 diag "source rows: $(tr '\n' ' ' <<<"$SUM_BEFORE")"
-is "$(wc -l <<<"$SUM_BEFORE" | tr -d ' ')" "8" "source: registry + 3 queues x 2 tables + labels checksummed"
+is "$(wc -l <<<"$SUM_BEFORE" | tr -d ' ')" "11" "source: registry + 3 queues x 3 tables + labels checksummed"
 
 DUMP="$T_SCRATCH/src.dump"
 if pg_dump -Fc -f "$DUMP" -d "$S" 2>"$T_SCRATCH/dump.err"; then
