@@ -9,24 +9,6 @@
 --
 SELECT durable_tasks.create_queue('aw_q');
 
--- Claim the pending run of one task (and nothing else): make it the
--- earliest available run, claim one run.  Returns the run id.
-CREATE FUNCTION pg_temp.claim_one(q text, tid uuid) RETURNS uuid
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    c record;
-BEGIN
-    EXECUTE format('UPDATE durable_tasks.%I SET available_at = %L
-                     WHERE task_id = $1 AND state = %L',
-                   'r_' || q, '2000-01-01 00:00:00+00', 'pending') USING tid;
-    SELECT * INTO c FROM durable_tasks.claim_task(q, 'aw-worker', qty => 1);
-    IF c.task_id IS DISTINCT FROM tid THEN
-        RAISE EXCEPTION 'claimed the wrong task';
-    END IF;
-    RETURN c.run_id;
-END
-$fn$;
-
 -- The SQLSTATE of a statement that is expected to be cancelled (plpgsql's
 -- OTHERS does not catch query_canceled), or 'ok'.
 CREATE FUNCTION pg_temp.sqlstate_of(sql text) RETURNS text
@@ -45,17 +27,17 @@ $fn$;
 -- one task in each state; the pending ones are delayed, so that no claim
 -- below hands them out
 SELECT task_id AS tc FROM durable_tasks.spawn_task('aw_q', 'will_complete', '{"n": 1}') \gset
-SELECT durable_tasks.complete_run('aw_q', pg_temp.claim_one('aw_q', :'tc'), '{"answer": 42}');
+SELECT durable_tasks.complete_run('aw_q', public.claim_one('aw_q', :'tc'), '{"answer": 42}');
 SELECT task_id AS tf FROM durable_tasks.spawn_task('aw_q', 'will_fail', '{"n": 2}',
          options => '{"max_attempts": 1}') \gset
-SELECT task_state FROM durable_tasks.fail_run('aw_q', pg_temp.claim_one('aw_q', :'tf'), '{"error": "boom"}');
+SELECT task_state FROM durable_tasks.fail_run('aw_q', public.claim_one('aw_q', :'tf'), '{"error": "boom"}');
 SELECT task_id AS tx FROM durable_tasks.spawn_task('aw_q', 'will_cancel', '{"n": 3}',
          options => '{"delay_seconds": 3600}') \gset
 SELECT durable_tasks.cancel_task('aw_q', :'tx');
 SELECT task_id AS tp FROM durable_tasks.spawn_task('aw_q', 'stays_pending', '{"n": 4}',
          options => '{"delay_seconds": 3600}') \gset
 SELECT task_id AS tr FROM durable_tasks.spawn_task('aw_q', 'stays_running', '{"n": 5}') \gset
-SELECT pg_temp.claim_one('aw_q', :'tr') IS NOT NULL AS claimed;
+SELECT public.claim_one('aw_q', :'tr') IS NOT NULL AS claimed;
 
 --
 -- Terminal tasks: one row at once, timed_out false, as get_task shows them
@@ -112,7 +94,7 @@ SELECT task_id AS db, created AS db_created
 SELECT :'da_created' AS a_created, :'db_created' AS b_created, :'da'::uuid = :'db'::uuid AS same_task;
 -- before the worker: B would wait
 SELECT state, timed_out FROM durable_tasks.await_task('aw_q', :'db', 0);
-SELECT durable_tasks.complete_run('aw_q', pg_temp.claim_one('aw_q', :'da'), '{"charged": 7}');
+SELECT durable_tasks.complete_run('aw_q', public.claim_one('aw_q', :'da'), '{"charged": 7}');
 SELECT task_id = :'da' AS a_task, state, result, failure, timed_out
   FROM durable_tasks.await_task('aw_q', :'db', 5);
 

@@ -74,22 +74,6 @@ EXCEPTION WHEN OTHERS THEN
 END
 $fn$;
 
--- Claim the pending run of one task (and nothing else).  Returns the run id.
-CREATE FUNCTION pg_temp.claim_one(tid uuid) RETURNS uuid
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    c record;
-BEGIN
-    UPDATE durable_tasks.r_bk_q SET available_at = '2000-01-01 00:00:00+00'
-     WHERE task_id = tid AND state = 'pending';
-    SELECT * INTO c FROM durable_tasks.claim_task('bk_q', 'bk-worker', qty => 1);
-    IF c.task_id IS DISTINCT FROM tid THEN
-        RAISE EXCEPTION 'claimed the wrong task';
-    END IF;
-    RETURN c.run_id;
-END
-$fn$;
-
 --
 -- Unkeyed elements: each creates a task, rows in element order
 --
@@ -222,11 +206,11 @@ SELECT pg_temp.bulk('[{"task_name": "a"}]', '{"parent_task_id": "00000000-0000-7
 --
 SELECT task_id AS kf FROM durable_tasks.spawn_task('bk_q', 'kr', '{"k": "failed"}', idempotency_key => 'bk-kr-failed',
          options => '{"max_attempts": 1}') \gset
-SELECT task_state FROM durable_tasks.fail_run('bk_q', pg_temp.claim_one(:'kf'), '{"error": "x"}');
+SELECT task_state FROM durable_tasks.fail_run('bk_q', public.claim_one('bk_q', :'kf'), '{"error": "x"}');
 SELECT task_id AS kc FROM durable_tasks.spawn_task('bk_q', 'kr', '{"k": "completed"}', idempotency_key => 'bk-kr-completed') \gset
-SELECT durable_tasks.complete_run('bk_q', pg_temp.claim_one(:'kc'), '{"ok": true}');
+SELECT durable_tasks.complete_run('bk_q', public.claim_one('bk_q', :'kc'), '{"ok": true}');
 SELECT task_id AS kc2 FROM durable_tasks.spawn_task('bk_q', 'kr', '{"k": "completed2"}', idempotency_key => 'bk-kr-completed2') \gset
-SELECT durable_tasks.complete_run('bk_q', pg_temp.claim_one(:'kc2'), '{"ok": true}');
+SELECT durable_tasks.complete_run('bk_q', public.claim_one('bk_q', :'kc2'), '{"ok": true}');
 -- the call says never; elements 1 and 3 say after_finish
 CREATE TEMP TABLE b6 AS
 SELECT * FROM durable_tasks.spawn_tasks('bk_q', '[

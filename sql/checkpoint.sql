@@ -56,29 +56,11 @@ BEGIN
 END
 $fn$;
 
--- Claim the pending run of one task (and nothing else): make it the
--- earliest available run, claim one run.  Returns the run id.
-CREATE FUNCTION pg_temp.claim_one(tid uuid, lease integer DEFAULT 30) RETURNS uuid
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    c record;
-BEGIN
-    UPDATE durable_tasks.r_ck_q SET available_at = '2000-01-01 00:00:00+00'
-     WHERE task_id = tid AND state = 'pending';
-    SELECT * INTO c FROM durable_tasks.claim_task('ck_q', 'ck-worker',
-                                                  claim_timeout_seconds => lease, qty => 1);
-    IF c.task_id IS DISTINCT FROM tid THEN
-        RAISE EXCEPTION 'claimed the wrong task';
-    END IF;
-    RETURN c.run_id;
-END
-$fn$;
-
 --
 -- Save and read back several steps
 --
 SELECT task_id AS t1 FROM durable_tasks.spawn_task('ck_q', 'etl', '{"n": 1}') \gset
-SELECT pg_temp.claim_one(:'t1') AS r1 \gset
+SELECT public.claim_one('ck_q', :'t1') AS r1 \gset
 -- nothing saved yet: no rows, NULL
 SELECT count(*) AS saved FROM durable_tasks.get_checkpoints('ck_q', :'t1');
 SELECT durable_tasks.get_checkpoint('ck_q', :'t1', 'fetch') IS NULL AS not_saved;
@@ -136,7 +118,7 @@ SELECT step_name, state FROM durable_tasks.get_checkpoints('ck_q', :'t1')
 -- (zeta before alpha); equal times are ordered by step_name.
 --
 SELECT task_id AS t2 FROM durable_tasks.spawn_task('ck_q', 'order', '{"n": 2}') \gset
-SELECT pg_temp.claim_one(:'t2') AS r2 \gset
+SELECT public.claim_one('ck_q', :'t2') AS r2 \gset
 BEGIN;
 SELECT durable_tasks.set_checkpoint('ck_q', :'r2', 'zeta', '1');
 SELECT durable_tasks.set_checkpoint('ck_q', :'r2', 'alpha', '2');
@@ -198,12 +180,12 @@ SELECT claim_expires_at = :'e1'::timestamptz AS lease_unchanged,
 --
 SELECT task_id AS tr FROM durable_tasks.spawn_task('ck_q', 'retry_me', '{"n": 3}',
          options => '{"max_attempts": 3, "retry_strategy": {"kind": "none"}}') \gset
-SELECT pg_temp.claim_one(:'tr') AS tr1 \gset
+SELECT public.claim_one('ck_q', :'tr') AS tr1 \gset
 SELECT durable_tasks.set_checkpoint('ck_q', :'tr1', 'a', '{"by": 1}');
 SELECT durable_tasks.set_checkpoint('ck_q', :'tr1', 'b', '{"by": 1}');
 SELECT durable_tasks.set_checkpoint('ck_q', :'tr1', 'c', '{"by": 1}');
 SELECT retry_run_id AS tr2_expected FROM durable_tasks.fail_run('ck_q', :'tr1', '{"error": "flaky"}') \gset
-SELECT pg_temp.claim_one(:'tr') AS tr2 \gset
+SELECT public.claim_one('ck_q', :'tr') AS tr2 \gset
 SELECT :'tr2'::uuid = :'tr2_expected'::uuid AS retry_run, attempt, state
   FROM durable_tasks.r_ck_q WHERE run_id = :'tr2';
 -- attempt 2 sees attempt 1's steps
@@ -242,7 +224,7 @@ SELECT pg_temp.try(format('SELECT durable_tasks.set_checkpoint(%L, %L, %L, %L)',
 -- a run that failed for good (max_attempts 1)
 SELECT task_id AS tf FROM durable_tasks.spawn_task('ck_q', 'fail', '{"n": 5}',
          options => '{"max_attempts": 1}') \gset
-SELECT pg_temp.claim_one(:'tf') AS tf_run \gset
+SELECT public.claim_one('ck_q', :'tf') AS tf_run \gset
 SELECT durable_tasks.set_checkpoint('ck_q', :'tf_run', 'before_failure', '{"ok": true}');
 SELECT task_state, retry_run_id IS NULL AS no_retry
   FROM durable_tasks.fail_run('ck_q', :'tf_run', '{"error": "boom"}');
@@ -251,7 +233,7 @@ SELECT pg_temp.try(format('SELECT durable_tasks.set_checkpoint(%L, %L, %L, %L, 6
 SELECT step_name, state, attempt FROM durable_tasks.get_checkpoints('ck_q', :'tf');
 -- the running run of a cancelled task
 SELECT task_id AS tx FROM durable_tasks.spawn_task('ck_q', 'cancel', '{"n": 6}') \gset
-SELECT pg_temp.claim_one(:'tx') AS tx_run \gset
+SELECT public.claim_one('ck_q', :'tx') AS tx_run \gset
 SELECT durable_tasks.set_checkpoint('ck_q', :'tx_run', 'before_cancel', '1');
 SELECT durable_tasks.cancel_task('ck_q', :'tx');
 SELECT state FROM durable_tasks.r_ck_q WHERE run_id = :'tx_run';
@@ -372,8 +354,8 @@ SELECT task_id AS te1 FROM durable_tasks.spawn_task('ck_q', 'expire', '{"n": 8}'
          options => '{"max_attempts": 1}') \gset
 SELECT task_id AS te2 FROM durable_tasks.spawn_task('ck_q', 'expire', '{"n": 9}',
          options => '{"max_attempts": 1}') \gset
-SELECT pg_temp.claim_one(:'te2') AS te2_run \gset
-SELECT pg_temp.claim_one(:'te1', lease => 1) AS te1_run \gset
+SELECT public.claim_one('ck_q', :'te2') AS te2_run \gset
+SELECT public.claim_one('ck_q', :'te1', lease => 1) AS te1_run \gset
 SELECT durable_tasks.set_checkpoint('ck_q', :'te1_run', 'early', '1');
 SELECT clock_timestamp() AS c0 \gset
 SELECT durable_tasks.set_checkpoint('ck_q', :'te2_run', 'early', '1', 1);

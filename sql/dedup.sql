@@ -37,24 +37,6 @@ BEGIN
 END
 $fn$;
 
--- Claim the pending run of one task (and nothing else): make it the
--- earliest available run, claim one run.  Returns the run id.
-CREATE FUNCTION pg_temp.claim_one(q text, tid uuid) RETURNS uuid
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    c record;
-BEGIN
-    EXECUTE format('UPDATE durable_tasks.%I SET available_at = %L
-                     WHERE task_id = $1 AND state = %L',
-                   'r_' || q, '2000-01-01 00:00:00+00', 'pending') USING tid;
-    SELECT * INTO c FROM durable_tasks.claim_task(q, 'one-worker', qty => 1);
-    IF c.task_id IS DISTINCT FROM tid THEN
-        RAISE EXCEPTION 'claimed the wrong task';
-    END IF;
-    RETURN c.run_id;
-END
-$fn$;
-
 SELECT durable_tasks.create_queue('dd_q');
 
 --
@@ -168,7 +150,7 @@ SELECT task_id AS h, run_id AS h_run1 FROM durable_tasks.spawn_task('dd_q', 'wor
 SELECT task_id = :'h' AS same_task, run_id = :'h_run1' AS first_run, attempt, created, state
   FROM durable_tasks.spawn_task('dd_q', 'work', '{}', idempotency_key => 'hold');
 -- running
-SELECT pg_temp.claim_one('dd_q', :'h') = :'h_run1' AS claimed_first_run;
+SELECT public.claim_one('dd_q', :'h') = :'h_run1' AS claimed_first_run;
 SELECT task_id = :'h' AS same_task, run_id = :'h_run1' AS first_run, attempt, created, state
   FROM durable_tasks.spawn_task('dd_q', 'work', '{}', idempotency_key => 'hold');
 -- failed attempt, retry pending: the retry run and attempt 2
@@ -176,7 +158,7 @@ SELECT retry_run_id AS h_run2 FROM durable_tasks.fail_run('dd_q', :'h_run1', '{"
 SELECT task_id = :'h' AS same_task, run_id = :'h_run2' AS retry_run, attempt, created, state
   FROM durable_tasks.spawn_task('dd_q', 'work', '{}', idempotency_key => 'hold');
 -- the retry running
-SELECT pg_temp.claim_one('dd_q', :'h') = :'h_run2' AS claimed_retry;
+SELECT public.claim_one('dd_q', :'h') = :'h_run2' AS claimed_retry;
 SELECT task_id = :'h' AS same_task, run_id = :'h_run2' AS retry_run, attempt, created, state
   FROM durable_tasks.spawn_task('dd_q', 'work', '{}', idempotency_key => 'hold');
 -- completed: still held (key_reuse after_failure, no TTL)
@@ -207,7 +189,7 @@ BEGIN
         PERFORM durable_tasks.cancel_task('dd_q', s.task_id);
         RETURN s.task_id;
     END IF;
-    c := pg_temp.claim_one('dd_q', s.task_id);
+    c := public.claim_one('dd_q', s.task_id);
     IF final_state = 'completed' THEN
         PERFORM durable_tasks.complete_run('dd_q', c, '{"done": true}');
     ELSIF final_state = 'failed' THEN
@@ -264,10 +246,10 @@ SELECT task_id AS ttl_pending FROM durable_tasks.spawn_task('dd_q', 'ttl', '{"n"
          idempotency_key => 'ttl-pending', options => '{"delay_seconds": 3600}') \gset
 SELECT task_id AS ttl_fin FROM durable_tasks.spawn_task('dd_q', 'ttl', '{"n": 3}',
          idempotency_key => 'ttl-never', options => '{"key_reuse": "never"}') \gset
-SELECT durable_tasks.complete_run('dd_q', pg_temp.claim_one('dd_q', :'ttl_done'), '{"ok": true}');
-SELECT durable_tasks.complete_run('dd_q', pg_temp.claim_one('dd_q', :'ttl_fin'), '{"ok": true}');
+SELECT durable_tasks.complete_run('dd_q', public.claim_one('dd_q', :'ttl_done'), '{"ok": true}');
+SELECT durable_tasks.complete_run('dd_q', public.claim_one('dd_q', :'ttl_fin'), '{"ok": true}');
 SELECT task_id AS oo, run_id AS oo_run FROM durable_tasks.spawn_task('dd_q', 'ttl_once', '{"z": 1}', only_once => true) \gset
-SELECT durable_tasks.complete_run('dd_q', pg_temp.claim_one('dd_q', :'oo'));
+SELECT durable_tasks.complete_run('dd_q', public.claim_one('dd_q', :'oo'));
 -- within the TTL the completed holder blocks
 SELECT task_id = :'ttl_done' AS same_task, created, state
   FROM durable_tasks.spawn_task('dd_q', 'ttl', '{"n": 1}', idempotency_key => 'ttl-completed',
@@ -346,7 +328,7 @@ SELECT count(*) AS pay_tasks FROM durable_tasks.t_dd_q WHERE idempotency_key = '
 -- a holder that no longer blocks is not compared: a new task is created
 SELECT task_id AS mf, run_id AS mf_run FROM durable_tasks.spawn_task('dd_q', 'pay', '{"amount": 20}',
          idempotency_key => 'pay-2', options => '{"max_attempts": 1}') \gset
-SELECT pg_temp.claim_one('dd_q', :'mf') = :'mf_run' AS claimed;
+SELECT public.claim_one('dd_q', :'mf') = :'mf_run' AS claimed;
 SELECT task_state FROM durable_tasks.fail_run('dd_q', :'mf_run');
 SELECT task_id <> :'mf' AS new_task, created, state
   FROM durable_tasks.spawn_task('dd_q', 'pay', '{"amount": 21}', idempotency_key => 'pay-2',
@@ -370,7 +352,7 @@ SELECT * FROM pg_temp.mismatch($$SELECT * FROM durable_tasks.spawn_task('dd_qd',
 SELECT task_id = :'qd1' AS same_task, created
   FROM durable_tasks.spawn_task('dd_qd', 'a', '{"v": 2}', idempotency_key => 'k',
          options => '{"on_params_mismatch": "ignore"}');
-SELECT pg_temp.claim_one('dd_qd', :'qd1') = :'qd1_run' AS claimed;
+SELECT public.claim_one('dd_qd', :'qd1') = :'qd1_run' AS claimed;
 SELECT durable_tasks.complete_run('dd_qd', :'qd1_run');
 -- the queue's key_reuse 'after_finish': a completed holder releases...
 -- ...unless the spawn says 'after_failure'
@@ -386,7 +368,7 @@ SELECT task_id AS qd2, last_run_id AS qd2_run FROM durable_tasks.t_dd_qd
 SELECT durable_tasks.alter_queue('dd_qd', '{"key_reuse": "never", "on_params_mismatch": "ignore"}');
 SELECT task_id = :'qd2' AS same_task, created
   FROM durable_tasks.spawn_task('dd_qd', 'a', '{"v": 99}', idempotency_key => 'k');
-SELECT pg_temp.claim_one('dd_qd', :'qd2') = :'qd2_run' AS claimed;
+SELECT public.claim_one('dd_qd', :'qd2') = :'qd2_run' AS claimed;
 SELECT durable_tasks.complete_run('dd_qd', :'qd2_run');
 SELECT task_id = :'qd2' AS same_task, created, state
   FROM durable_tasks.spawn_task('dd_qd', 'a', '{"v": 1}', idempotency_key => 'k');
@@ -399,7 +381,7 @@ SELECT task_id <> :'qd2' AS new_task, created, state
 -- a queue default TTL, and its per-spawn override
 SELECT durable_tasks.alter_queue('dd_qd', '{"key_reuse": "after_failure", "dedup_ttl_seconds": 1}');
 SELECT task_id AS qd3, run_id AS qd3_run FROM durable_tasks.spawn_task('dd_qd', 'b', idempotency_key => 'kt') \gset
-SELECT pg_temp.claim_one('dd_qd', :'qd3') = :'qd3_run' AS claimed;
+SELECT public.claim_one('dd_qd', :'qd3') = :'qd3_run' AS claimed;
 SELECT durable_tasks.complete_run('dd_qd', :'qd3_run');
 SELECT pg_sleep(1.1);
 SELECT task_id = :'qd3' AS same_task, created, state

@@ -27,3 +27,25 @@ EXCEPTION WHEN OTHERS THEN
 END
 $fn$;
 
+
+--
+-- claim_one(q, tid, lease) claims the pending run of task tid in queue q
+-- (made due at once), and fails unless that is the run claim_task hands
+-- out; returns its run_id.
+--
+CREATE FUNCTION public.claim_one(q text, tid uuid, lease integer DEFAULT 30) RETURNS uuid
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    c record;
+BEGIN
+    EXECUTE format('UPDATE durable_tasks.%I SET available_at = %L
+                     WHERE task_id = $1 AND state = %L',
+                   'r_' || q, '2000-01-01 00:00:00+00', 'pending') USING tid;
+    SELECT * INTO c FROM durable_tasks.claim_task(q, 'one-worker',
+                                                  claim_timeout_seconds => lease, qty => 1);
+    IF c.task_id IS DISTINCT FROM tid THEN
+        RAISE EXCEPTION 'claimed the wrong task';
+    END IF;
+    RETURN c.run_id;
+END
+$fn$;
