@@ -305,15 +305,20 @@ SELECT n, tasks, pg_temp.bulk(tasks) AS result
     (28, '[{"task_name": "a", "options": {"key_reuse": "sometimes"}}]'),
     (29, '[{"task_name": "a", "idempotency_key": "bk-held", "options": {"bogus": 1}}]')
   ) v(n, tasks) ORDER BY n;
--- JSON null in a field
-SELECT n, tasks, pg_temp.bulk(tasks) AS result
-  FROM (VALUES
-    (1,  '[{"task_name": null}]'),
-    (2,  '[{"task_name": "a", "params": null}]'),
-    (3,  '[{"task_name": "a", "only_once": null}]'),
-    (4,  '[{"task_name": "a", "idempotency_key": null}]'),
-    (5,  '[{"task_name": "a", "options": null}]')
-  ) v(n, tasks) ORDER BY n;
+-- JSON null: task_name is required; an optional field given as null is
+-- absent (as SQL NULL is for spawn_task's arguments)
+SELECT pg_temp.bulk('[{"task_name": null}]') AS result;
+SELECT task_id AS nulls_task, created AS nulls_created
+  FROM durable_tasks.spawn_tasks('bk_q', '[{"task_name": "nulls", "params": null, "only_once": null,
+                                             "idempotency_key": null, "options": null}]') \gset
+SELECT :'nulls_created' AS created, params, idempotency_key IS NULL AS no_key, max_attempts
+  FROM durable_tasks.t_bk_q WHERE task_id = :'nulls_task';
+-- a repeated key in the batch gets spawn_task's checks too: with
+-- on_params_mismatch = 'error' a second element with another task_name is
+-- refused (TD001), and the whole call with it
+SELECT pg_temp.bulk('[{"task_name": "a", "idempotency_key": "bk-mm"},
+                      {"task_name": "b", "idempotency_key": "bk-mm",
+                       "options": {"on_params_mismatch": "error"}}]');
 SELECT pg_temp.bulk(format('[{"task_name": "a"}, {"task_name": "%s"}]', repeat('t', 256)));
 SELECT pg_temp.bulk(format('[{"task_name": "a"}, {"task_name": "a", "idempotency_key": "%s"}]', repeat('k', 513)));
 -- bad options in the call: reported for the first element

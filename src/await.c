@@ -18,8 +18,11 @@
  * refused (0A000) rather than waited for.
  *
  * Locks: AccessShareLock on the queue's task table (as a SELECT), held to
- * the end of the transaction; no row locks.  (The calling statement's own
- * snapshot stays registered while it runs, as for any statement.)
+ * the end of the transaction; no row locks.  The calling statement's own
+ * snapshot stays registered while it runs, as for any statement (a SELECT
+ * cannot drop it): while it waits, VACUUM cannot remove rows deleted after
+ * it started, and DDL on the task table (drop_queue) waits for it.  Hence
+ * the default of 30 s; the README says so.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -138,12 +141,13 @@ dt_await_task(PG_FUNCTION_ARGS)
 		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		if (dt_state_is_terminal(state))
 			break;
+		pfree(state);			/* SPI's memory lasts for the whole wait */
 		if (IsolationUsesXactSnapshot())
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("await_task cannot wait inside a REPEATABLE READ or SERIALIZABLE transaction"),
-					 errdetail("Task %s is %s in this transaction's snapshot, and the snapshot will not change.",
-							   dt_uuid_str(task_id), state),
+					 errdetail("Task %s is not finished in this transaction's snapshot, and the snapshot will not change.",
+							   dt_uuid_str(task_id)),
 					 errhint("Call await_task in a READ COMMITTED transaction.")));
 
 		left = (long) ((deadline - GetCurrentTimestamp()) / 1000);

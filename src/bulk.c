@@ -6,15 +6,15 @@
  * Every element of the tasks array is checked first, options included,
  * so that a bad element (22023, naming its ordinal) writes nothing.  Then,
  * in element order, each keyed element probes its key as spawn_task would
- * (spawn.c: dt_spawn_probe): a holder that blocks is a hit; a later
- * element with the key of an earlier one gets that one's task (created =
- * false); an element with a parent locks it.  Every element left to create
+ * (spawn.c: dt_spawn_probe): a holder that blocks is a hit; an element
+ * with a parent locks it (once per parent).  Every element left to create
  * is then inserted by one INSERT of all of them (unnest of arrays, in
  * element order), keyed ones with ON CONFLICT DO NOTHING: that is what
  * makes a bulk spawn several times cheaper per task than spawn_task.  An
  * element whose key another session took between our probe and our insert
- * (the insert waited for it and inserted nothing) is spawned again alone,
- * with spawn_task's whole loop.  So each element has exactly spawn_task's
+ * (the insert waited for it and inserted nothing), and a later element
+ * with the key of an earlier one, are then spawned alone, in order, with
+ * spawn_task's whole loop.  So each element has exactly spawn_task's
  * semantics, also against concurrent spawners, and no duplicate in the
  * batch is a unique violation.
  *
@@ -183,6 +183,12 @@ dt_bulk_element(int ordinal, JsonbValue *v, Jsonb *options, DtBulkElement *el)
 		}
 		if (tok != WJB_VALUE)
 			continue;
+		/* JSON null: the optional fields are absent, as SQL NULL would be */
+		if (kv.type == jbvNull && strcmp(field, "task_name") != 0 &&
+			(strcmp(field, "params") == 0 || strcmp(field, "only_once") == 0 ||
+			 strcmp(field, "idempotency_key") == 0 ||
+			 strcmp(field, "options") == 0))
+			continue;
 		if (strcmp(field, "task_name") == 0)
 		{
 			el->task_name = dt_bulk_string(ordinal, field, &kv,
@@ -261,6 +267,19 @@ dt_bulk_parse(Jsonb *tasks, Jsonb *options, DtBulkElement **elements)
 	}
 	return n;
 }
+
+/* An entry of dt_bulk_spawn's hash of the keys seen so far. */
+typedef struct DtBulkKey
+{
+	char		key[DT_IDEMPOTENCY_KEY_MAXLEN + 1];
+	int			first;			/* the first element with the key */
+} DtBulkKey;
+
+/* An entry of dt_bulk_spawn's hash of the parents locked so far. */
+typedef struct DtBulkParent
+{
+	pg_uuid_t	parent;
+} DtBulkParent;
 
 /* A one-dimensional array of n datums of type elmtype. */
 static Datum
@@ -373,20 +392,49 @@ dt_bulk_key(DtBulkElement *el)
 }
 
 /*
- * Spawn every element (see the file header), filling its res.
+ * Lock the element's parent, once per parent and call (the lock is held
+ * to the end of the transaction).
+ */
+static void
+dt_bulk_parent(DtQueue *queue, HTAB *parents, DtSpawnOptions *opts)
+{
+	bool		found;
+
+	if (!opts->has_parent)
+		return;
+	(void) hash_search(parents, &opts->parent_task_id, HASH_ENTER, &found);
+	if (found)
+		opts->parent_checked = true;
+	else
+		dt_spawn_check_parent(queue, opts);
+}
+
+static HTAB *
+dt_bulk_hash(const char *name, Size keysize, Size entrysize, int flags)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_CONTEXT | flags);
+}
+
+/*
+ * Spawn every element (see the file header), filling its res.  A later
+ * element with the key of an earlier one is spawned after the insert, by
+ * spawn_task's own path: it finds the earlier one's task, with its own
+ * options' checks (on_params_mismatch, key_reuse) applied, as two
+ * spawn_task calls in a row would.
  */
 static void
 dt_bulk_spawn(DtQueue *queue, DtBulkElement *elements, int n)
 {
-	HASHCTL		ctl;
-	HTAB	   *keys;
+	HTAB	   *keys = dt_bulk_hash("spawn_tasks keys", DT_IDEMPOTENCY_KEY_MAXLEN + 1,
+									sizeof(DtBulkKey), HASH_STRINGS);
+	HTAB	   *parents = dt_bulk_hash("spawn_tasks parents", sizeof(pg_uuid_t),
+									   sizeof(DtBulkParent), HASH_BLOBS);
 	int			count = 0;
-
-	ctl.keysize = DT_IDEMPOTENCY_KEY_MAXLEN + 1;
-	ctl.entrysize = ctl.keysize + sizeof(int);
-	ctl.hcxt = CurrentMemoryContext;
-	keys = hash_create("spawn_tasks keys", 64, &ctl,
-					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -394,7 +442,6 @@ dt_bulk_spawn(DtQueue *queue, DtBulkElement *elements, int n)
 		ErrorContextCallback errcb;
 		int			ordinal = i + 1;
 		bool		found = false;
-		char	   *entry;
 
 		CHECK_FOR_INTERRUPTS();
 		dt_bulk_push_context(&errcb, &ordinal);
@@ -402,18 +449,20 @@ dt_bulk_spawn(DtQueue *queue, DtBulkElement *elements, int n)
 		el->spawn_key = dt_bulk_key(el);
 		if (el->spawn_key != NULL)
 		{
-			entry = hash_search(keys, el->spawn_key, HASH_ENTER, &found);
+			DtBulkKey  *entry = hash_search(keys, el->spawn_key, HASH_ENTER,
+											&found);
+
 			if (found)
-				el->same_as = *(int *) (entry + ctl.keysize);
+				el->same_as = entry->first;
 			else
-				*(int *) (entry + ctl.keysize) = i;
+				entry->first = i;
 		}
 		if (!found &&
 			(el->spawn_key == NULL ||
 			 !dt_spawn_probe(queue, el->task_name, el->params, &el->opts,
 							 el->spawn_key, el->key != NULL, &el->res)))
 		{
-			dt_spawn_check_parent(queue, &el->opts);
+			dt_bulk_parent(queue, parents, &el->opts);
 			el->to_insert = true;
 			count++;
 		}
@@ -428,16 +477,16 @@ dt_bulk_spawn(DtQueue *queue, DtBulkElement *elements, int n)
 		ErrorContextCallback errcb;
 		int			ordinal = i + 1;
 
-		if (el->same_as >= 0)
-		{
-			el->res = elements[el->same_as].res;
-			el->res.created = false;
+		/*
+		 * A repeated key, or a key a concurrent spawner took between our
+		 * probe and our insert: spawn the element alone.
+		 */
+		if (el->same_as < 0 && !el->to_insert)
 			continue;
-		}
-		if (!el->to_insert)
-			continue;
-		/* a concurrent spawner took the key: spawn it alone */
 		dt_bulk_push_context(&errcb, &ordinal);
+		if (el->opts.has_parent &&
+			hash_search(parents, &el->opts.parent_task_id, HASH_FIND, NULL))
+			el->opts.parent_checked = true; /* locked already */
 		dt_spawn_one(queue, el->task_name, el->params, el->only_once,
 					 el->key, &el->opts, &el->res);
 		dt_bulk_pop_context(&errcb);

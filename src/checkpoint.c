@@ -8,14 +8,16 @@
  * A checkpoint is a row of c_<queue>, keyed by (task_id, step_name), with
  * the run and attempt that wrote it last.  Only the holder of a live lease
  * writes: the write and the lease check are one statement that locks the
- * run row (FOR SHARE, or the UPDATE that extends the lease), so a lease
- * sweep or a finisher of the same run either waits for the write or makes
- * it see that the run is no longer held (EvalPlanQual rechecks the lease
- * on the new version), and a stale worker whose run was failed and retried
- * by another worker gets 55000 while the new holder's writes stand.  The
- * upsert (INSERT ... ON CONFLICT DO UPDATE) takes the checkpoint row and,
- * through the foreign key, a KEY SHARE lock on the task row, which no
- * state change conflicts with.
+ * task row and then the run row (FOR SHARE OF t, r; or the task FOR SHARE
+ * and the UPDATE that extends the lease), the order in which every writer
+ * that waits locks them (finish.c, cancel.c), so a worker that saves a
+ * step and completes in one transaction never deadlocks with a cancel.  A
+ * lease sweep or a finisher of the same run either waits for the write or
+ * makes it see that the run is no longer held (EvalPlanQual rechecks the
+ * lease on the new version): a stale worker whose run was failed and
+ * retried by another worker gets 55000 while the new holder's writes
+ * stand.  The upsert (INSERT ... ON CONFLICT DO UPDATE) takes the
+ * checkpoint row.
  *
  * Reads are plain reads under the caller's snapshot.
  *
@@ -54,19 +56,28 @@ static TupleDesc result_desc = NULL;
 	"run_id = EXCLUDED.run_id, attempt = EXCLUDED.attempt, " \
 	"updated_at = EXCLUDED.updated_at"
 
-/* $1 run, $2 step, $3 state, $4 the clock */
+#define RUN_AND_TASK \
+	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
+
+/* $1 run, $2 step, $3 state, $4 the clock; task row, then run row */
 static const DtPlanDef plan_write = {
 	"checkpoint_write",
-	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt FROM {runs} r "
-	"WHERE " RUN_HELD " FOR SHARE OF r) " UPSERT,
+	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt " RUN_AND_TASK
+	"WHERE " RUN_HELD " FOR SHARE OF t, r) " UPSERT,
 	4, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID}
 };
 
-/* the same, extending the lease to $5 */
+/*
+ * The same, extending the lease to $5: the task row is locked first, then
+ * the run's UPDATE checks the lease again (EvalPlanQual) as it locks it.
+ */
 static const DtPlanDef plan_write_extend = {
 	"checkpoint_write_extend",
-	"WITH h AS (UPDATE {runs} r SET claim_expires_at = $5 "
-	"WHERE " RUN_HELD " RETURNING r.run_id, r.task_id, r.attempt) " UPSERT,
+	"WITH k AS MATERIALIZED (SELECT r.run_id " RUN_AND_TASK
+	"WHERE " RUN_HELD " FOR SHARE OF t), "
+	"h AS (UPDATE {runs} r SET claim_expires_at = $5 FROM k "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id AND " RUN_HELD " "
+	"RETURNING r.run_id, r.task_id, r.attempt) " UPSERT,
 	5, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
@@ -128,7 +139,8 @@ dt_checkpoint_task_exists(DtQueue *queue, pg_uuid_t *task_id)
  *		step_name text, state jsonb, extend_claim_seconds integer DEFAULT NULL)
  * RETURNS void
  *
- * Locks the run row (see the file header) and the checkpoint row.
+ * Locks the task and run rows (see the file header) and the checkpoint
+ * row.
  */
 Datum
 dt_set_checkpoint(PG_FUNCTION_ARGS)

@@ -51,6 +51,14 @@ static TupleDesc fail_result_desc = NULL;
 	"r.state OPERATOR(pg_catalog.=) 'running' " \
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
 
+static const DtPlanDef plan_run_task_state = {
+	"run_task_state",
+	"SELECT t.state FROM {runs} r JOIN {tasks} t "
+	"ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
 static const DtPlanDef plan_run_status = {
 	"run_status",
 	"SELECT r.state, r.claimed_by, r.claim_expires_at "
@@ -219,6 +227,33 @@ dt_reason_with_error(Jsonb *reason, const char *message)
 }
 
 /*
+ * complete_run updated nothing although the run is held now: its task is
+ * finished (55000), or the run changed after our snapshot was taken (a
+ * heartbeat moved its lease): 40001, retry.
+ */
+static void
+dt_run_task_check(DtQueue *queue, pg_uuid_t *run_id)
+{
+	Datum		args[1] = {UUIDPGetDatum(run_id)};
+	char	   *state;
+	int			ret;
+
+	ret = SPI_execute_plan(dt_plan(queue, &plan_run_task_state), args, NULL,
+						   false, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "looking up a task");
+	state = SPI_processed == 1 ?
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : "gone";
+	if (!dt_task_may(DT_MOVE_COMPLETE, state))
+		dt_task_finished_error(run_id, state);
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update"),
+			 errdetail("Run %s changed while it was being completed.",
+					   dt_uuid_str(run_id)),
+			 errhint("Retry the transaction.")));
+}
+
+/*
  * Fail a run locked by the caller (columns 1-5 of tup: run_id, task_id,
  * attempt, max_attempts, retry_strategy) and retry its task if attempts
  * remain.  reason may be NULL.  A retry strategy that does not parse
@@ -316,7 +351,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	{
 		/* the run is not held, or (it is and) its task is finished */
 		dt_run_check_held(queue, run_id, &now);
-		dt_task_finished_error(run_id, "finished");
+		dt_run_task_check(queue, run_id);
 	}
 	dt_spi_finish();
 

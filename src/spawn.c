@@ -134,6 +134,8 @@ dt_lock_parent(DtQueue *queue, pg_uuid_t *parent)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("parent task %s is %s", dt_uuid_str(parent), state),
 				 errdetail("A task that has finished cannot get new children.")));
+	pfree(state);
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
