@@ -3,9 +3,9 @@
 -- cancellation deadlines (max_delay, max_duration).
 --
 -- Run a task through failures: claim its newest run, fail it, record the
--- retry delay (retry_available_at - now(), now() being fixed in the DO
--- block's transaction), make the retry due at once, until the task fails
--- for good.
+-- retry delay (retry_available_at - clock_timestamp() right after the
+-- call, which computed it from the clock; rounded to 0.1 s), make the
+-- retry due at once, until the task fails for good.
 CREATE TEMP TABLE delays (label text, attempt int, task_state text,
                           delay_seconds numeric, retry_attempt int);
 CREATE FUNCTION pg_temp.fail_until_done(q text, label text, tid uuid) RETURNS void
@@ -23,7 +23,7 @@ BEGIN
         SELECT * INTO f FROM durable_tasks.fail_run(q, c.run_id,
                                  jsonb_build_object('attempt', c.attempt));
         INSERT INTO delays VALUES (label, c.attempt, f.task_state,
-                                   round(extract(epoch FROM f.retry_available_at - now()), 1),
+                                   round(extract(epoch FROM f.retry_available_at - clock_timestamp()), 1),
                                    f.retry_attempt);
         EXIT WHEN f.retry_run_id IS NULL;
         EXECUTE format('UPDATE durable_tasks.%I SET available_at = now() WHERE run_id = $1',
