@@ -39,10 +39,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -58,25 +56,6 @@ PG_FUNCTION_INFO_V1(dt_queue_layout_step);
 PG_FUNCTION_INFO_V1(dt_check_queue);
 PG_FUNCTION_INFO_V1(dt_check_queue_options);
 PG_FUNCTION_INFO_V1(dt_registry_changed);
-
-/*
- * The queue's table prefix + name, resolved and locked (or InvalidOid).
- * With owner, the caller must own it, checked before the lock is taken
- * (as DROP TABLE does), so that no one else can queue an exclusive lock
- * that every spawn and claim would wait behind.
- */
-static Oid
-dt_queue_table(const char *prefix, const char *name, LOCKMODE lockmode,
-			   bool owner)
-{
-	char		relname[NAMEDATALEN];
-
-	snprintf(relname, sizeof(relname), "%s%s", prefix, name);
-	return RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
-									lockmode, RVR_MISSING_OK,
-									owner ? RangeVarCallbackOwnsTable : NULL,
-									NULL);
-}
 
 static void
 dt_queue_damaged_error(const char *name, const char *missing)
@@ -180,11 +159,11 @@ dt_create_queue(PG_FUNCTION_ARGS)
 	inserted = SPI_processed == 1;
 	CommandCounterIncrement();
 
-	task_relid = dt_queue_table("t_", name, AccessShareLock, false);
-	run_relid = dt_queue_table("r_", name, AccessShareLock, false);
+	task_relid = dt_queue_relation("t_", name, AccessShareLock, false);
+	run_relid = dt_queue_relation("r_", name, AccessShareLock, false);
 
 	if (!OidIsValid(task_relid) && !OidIsValid(run_relid) &&
-		OidIsValid(dt_queue_table("c_", name, AccessShareLock, false)))
+		OidIsValid(dt_queue_relation("c_", name, AccessShareLock, false)))
 		dt_queue_damaged_error(name, "t_");	/* checkpoints left behind */
 	else if (!OidIsValid(task_relid) && !OidIsValid(run_relid))
 	{
@@ -241,53 +220,47 @@ dt_alter_queue(PG_FUNCTION_ARGS)
  * durable_tasks.drop_queue(queue_name text) RETURNS void
  *
  * Drops the queue's tables and its registry row, whichever exist.  Locks
- * the task table, then the run and checkpoint tables, in
+ * its tables in the order of dt_queue_tables (the task table first), in
  * AccessExclusiveLock.
  */
 Datum
 dt_drop_queue(PG_FUNCTION_ARGS)
 {
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
-	Oid			task_relid = dt_queue_table("t_", name, AccessExclusiveLock, true);
-	Oid			run_relid = dt_queue_table("r_", name, AccessExclusiveLock, true);
-	Oid			ckpt_relid = dt_queue_table("c_", name, AccessExclusiveLock, true);
+	Oid			relids[DT_NUM_QUEUE_TABLES];
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
-	char		tname[NAMEDATALEN + 32];
-	char		rname[NAMEDATALEN + 32];
-	char		cname[NAMEDATALEN + 32];
-	bool		deleted;
+	bool		found;
 	int			ret;
+
+	/* the task table first, as every other call locks it */
+	for (int i = 0; i < DT_NUM_QUEUE_TABLES; i++)
+		relids[i] = dt_queue_relation(dt_queue_tables[i], name,
+									  AccessExclusiveLock, true);
 
 	dt_spi_connect();
 	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queues qs "
 								"WHERE qs.queue_name OPERATOR(pg_catalog.=) $1",
 								1, argtypes, args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_DELETE, "unregistering a queue");
-	deleted = SPI_processed > 0;
-
-	if (!deleted && !OidIsValid(task_relid) && !OidIsValid(run_relid))
+	found = SPI_processed > 0;
+	for (int i = 0; i < DT_NUM_QUEUE_TABLES; i++)
+		found |= OidIsValid(relids[i]);
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", name),
 				 errhint("durable_tasks.list_queues() lists the queues.")));
 
-	dt_qualified_name(tname, "t_", name);
-	dt_qualified_name(rname, "r_", name);
-	dt_qualified_name(cname, "c_", name);
-	if (OidIsValid(ckpt_relid))
+	/* each table before the ones it references */
+	for (int i = DT_NUM_QUEUE_TABLES - 1; i >= 0; i--)
 	{
-		ret = SPI_execute(psprintf("DROP TABLE %s", cname), false, 0);
-		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
-	}
-	if (OidIsValid(run_relid))
-	{
-		ret = SPI_execute(psprintf("DROP TABLE %s", rname), false, 0);
-		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
-	}
-	if (OidIsValid(task_relid))
-	{
-		ret = SPI_execute(psprintf("DROP TABLE %s", tname), false, 0);
+		char		qualified[NAMEDATALEN + 32];
+
+		if (!OidIsValid(relids[i]))
+			continue;
+		dt_qualified_name(qualified, dt_queue_tables[i], name);
+		ret = SPI_execute(psprintf("DROP TABLE %s", qualified), false, 0);
 		dt_spi_check(ret, SPI_OK_UTILITY, "dropping a queue");
 	}
 	dt_queue_sweep();			/* free our cache entry and plans now */
@@ -310,7 +283,7 @@ dt_queue_layout_step(PG_FUNCTION_ARGS)
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
 	char	   *version = dt_arg_cstring(fcinfo, 1, "version", 16);
 
-	if (!OidIsValid(dt_queue_table("t_", name, AccessExclusiveLock, true)))
+	if (!OidIsValid(dt_queue_relation("t_", name, AccessExclusiveLock, true)))
 	{
 		/* a damaged queue must not stop the update of the others */
 		ereport(WARNING,
@@ -339,7 +312,7 @@ dt_check_queue(PG_FUNCTION_ARGS)
 	char	   *name = dt_arg_queue_name(fcinfo, 0);
 	bool		must_exist = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 
-	if (must_exist && !OidIsValid(dt_queue_table("t_", name, NoLock, false)))
+	if (must_exist && !OidIsValid(dt_queue_relation("t_", name, NoLock, false)))
 		dt_queue_missing_error(name, psprintf("t_%s", name), false);
 	PG_RETURN_VOID();
 }

@@ -42,7 +42,6 @@ PG_FUNCTION_INFO_V1(dt_get_checkpoint);
 static TupleDesc result_desc = NULL;
 
 #define DT_STEP_NAME_MAXLEN		255
-#define DT_MAX_CLAIM_SECONDS	86400
 
 #define RUN_HELD \
 	"r.run_id OPERATOR(pg_catalog.=) $1 " \

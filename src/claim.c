@@ -46,7 +46,6 @@ PG_FUNCTION_INFO_V1(dt_extend_claim);
 /* result descriptor, built once per backend (dt_srf_init) */
 static TupleDesc result_desc = NULL;
 
-#define DT_MAX_CLAIM_SECONDS	86400
 #define DT_MAX_CLAIM_QTY		1000
 
 /*

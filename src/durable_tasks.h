@@ -55,6 +55,9 @@
 /* SQLSTATE TD001: an idempotency key's holder has other (task_name, params) */
 #define ERRCODE_DT_KEY_PARAMS_MISMATCH	MAKE_SQLSTATE('T','D','0','0','1')
 
+/* Longest lease a worker may ask for (claim_task, extend_claim, ...). */
+#define DT_MAX_CLAIM_SECONDS	86400
+
 /* Upper bound for any duration given in seconds (10 years). */
 #define DT_MAX_SECONDS			(10.0 * 365 * 86400)
 
@@ -170,12 +173,19 @@ extern void dt_queue_sweep(void);
 extern DtQueue *dt_queue_open(FunctionCallInfo fcinfo, int argno,
 							  LOCKMODE lockmode);
 extern DtQueue *dt_queue_open_name(const char *name, LOCKMODE lockmode);
+extern Oid	dt_queue_relation(const char *prefix, const char *name,
+							  LOCKMODE lockmode, bool owner);
 extern const DtDedupPolicy *dt_queue_policy(DtQueue *queue);
 extern void dt_queue_missing_error(const char *name, const char *missing,
 								   bool partial) pg_attribute_noreturn();
 extern bool dt_registry_has(const char *name);
 
 /* ---- layout.c ---- */
+
+/* A queue's tables by prefix, each after the tables it references. */
+#define DT_NUM_QUEUE_TABLES 3
+extern const char *const dt_queue_tables[DT_NUM_QUEUE_TABLES];
+
 extern void dt_layout_check(DtQueue *queue);
 extern void dt_layout_step(const char *queue_name, const char *version);
 extern void dt_layout_create(const char *queue_name);

@@ -60,6 +60,9 @@
 
 #include "durable_tasks.h"
 
+/* A queue's tables, each after the tables it references (drop_queue). */
+const char *const dt_queue_tables[DT_NUM_QUEUE_TABLES] = {"t_", "r_", "c_"};
+
 /* A column the extension reads, with the type and nullability it made. */
 typedef struct DtColumn
 {
@@ -449,18 +452,17 @@ dt_layout_exec(const char *fmt, const char *q)
 static void
 dt_layout_disown(const char *queue_name)
 {
-	static const char *const prefixes[] = {"t_", "r_", "c_"};
 	Oid			nspid = get_namespace_oid(DT_SCHEMA, false);
 
 	if (!creating_extension)
 		return;
 	CommandCounterIncrement();
-	for (int i = 0; i < (int) lengthof(prefixes); i++)
+	for (int i = 0; i < DT_NUM_QUEUE_TABLES; i++)
 	{
 		char		relname[NAMEDATALEN];
 		Oid			relid;
 
-		snprintf(relname, sizeof(relname), "%s%s", prefixes[i], queue_name);
+		snprintf(relname, sizeof(relname), "%s%s", dt_queue_tables[i], queue_name);
 		relid = get_relname_relid(relname, nspid);
 		if (OidIsValid(relid))
 			(void) deleteDependencyRecordsForSpecific(RelationRelationId, relid,

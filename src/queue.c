@@ -43,6 +43,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/tablecmds.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -317,13 +318,32 @@ dt_queue_read_registry(DtQueue *queue)
 }
 
 /*
+ * The queue's table <prefix><name>, resolved and locked in lockmode as
+ * RangeVarGetRelidExtended does (InvalidOid if missing).  With owner, the
+ * caller must own it, checked before the lock is taken (as DROP TABLE
+ * does), so that no one else can queue an exclusive lock that every spawn
+ * and claim would wait behind.
+ */
+Oid
+dt_queue_relation(const char *prefix, const char *name, LOCKMODE lockmode,
+				  bool owner)
+{
+	char		relname[NAMEDATALEN];
+
+	snprintf(relname, sizeof(relname), "%s%s", prefix, name);
+	return RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
+									lockmode, RVR_MISSING_OK,
+									owner ? RangeVarCallbackOwnsTable : NULL,
+									NULL);
+}
+
+/*
  * The queue named name, its task table locked in lockmode, its entry
  * checked and its settings current.
  */
 DtQueue *
 dt_queue_open_name(const char *name, LOCKMODE lockmode)
 {
-	char		relname[NAMEDATALEN];
 	Oid			relid;
 	DtQueue    *queue;
 	bool		found;
@@ -332,11 +352,9 @@ dt_queue_open_name(const char *name, LOCKMODE lockmode)
 	AcceptInvalidationMessages();
 	dt_queue_sweep();
 
-	snprintf(relname, sizeof(relname), "t_%s", name);
-	relid = RangeVarGetRelidExtended(makeRangeVar(DT_SCHEMA, relname, -1),
-									 lockmode, RVR_MISSING_OK, NULL, NULL);
+	relid = dt_queue_relation("t_", name, lockmode, false);
 	if (!OidIsValid(relid))
-		dt_queue_missing_error(name, relname, false);
+		dt_queue_missing_error(name, psprintf("t_%s", name), false);
 
 	queue = hash_search(queue_cache, &relid, HASH_ENTER, &found);
 	if (found && strcmp(queue->name, name) != 0)
