@@ -9,6 +9,7 @@ MODULE_big = durable_tasks
 OBJS = \
 	src/durable_tasks.o \
 	src/args.o \
+	src/acl.o \
 	src/spi_util.o \
 	src/srf.o \
 	src/state.o \

@@ -13,6 +13,34 @@
 -- revoked on it survive the update.
 --
 
+--
+-- Privileges (SPEC 8).  The extension must own its schema: a schema that
+-- another role created beforehand could be renamed, emptied or filled
+-- with look-alike functions by that role after the install.  Everything
+-- in this block is qualified, as the schema's objects are not to be
+-- trusted yet.
+--
+DO $check$
+DECLARE
+    schema_owner oid;
+    ext_owner    oid;
+BEGIN
+    SELECT n.nspowner INTO schema_owner FROM pg_catalog.pg_namespace n
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'durable_tasks';
+    SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e
+     WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
+    IF NOT schema_owner OPERATOR(pg_catalog.=) ext_owner THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = 'schema "durable_tasks" is not owned by the extension''s owner',
+            DETAIL = pg_catalog.format('The schema is owned by role %s, the extension by role %s.',
+                                       schema_owner::pg_catalog.regrole,
+                                       ext_owner::pg_catalog.regrole),
+            HINT = 'Drop the schema first, or give it to the installing role with ALTER SCHEMA durable_tasks OWNER TO.';
+    END IF;
+END
+$check$;
+
 -- Queue management in C (admin.c): create_queue and drop_queue keep the
 -- registry row and the tables together and repair a queue that lost one
 -- of them; the queue's tables are made by the layout steps of layout.c.
@@ -45,6 +73,131 @@ DROP FUNCTION durable_tasks.check_queue_options(jsonb);
 
 -- The registry's trigger function is for the trigger only.
 REVOKE ALL ON FUNCTION durable_tasks.registry_changed() FROM PUBLIC;
+
+--
+-- Privileges on queues (acl.c): producer < worker < admin, granted per
+-- queue or (queue_name NULL) on every queue, present and future.  The
+-- rows are user data: pg_dump keeps them.  A queue's grants go with it.
+--
+CREATE TABLE durable_tasks.queue_grants (
+    queue_name text
+               CONSTRAINT queue_grants_queue_name_fkey
+               REFERENCES durable_tasks.queues (queue_name) ON DELETE CASCADE,
+    role_name  pg_catalog.regrole NOT NULL,
+    privilege  text NOT NULL
+               CONSTRAINT queue_grants_privilege_check
+               CHECK (privilege IN ('producer', 'worker', 'admin')),
+    CONSTRAINT queue_grants_key UNIQUE NULLS NOT DISTINCT (queue_name, role_name, privilege)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('durable_tasks.queue_grants', '');
+
+CREATE TRIGGER queue_grants_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON durable_tasks.queue_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION durable_tasks.registry_changed();
+
+CREATE FUNCTION durable_tasks.grant_queue(queue_name text, role_name name, privilege text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dt_grant_queue'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION durable_tasks.revoke_queue(queue_name text, role_name name, privilege text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dt_revoke_queue'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION durable_tasks.list_queue_grants(queue_name text DEFAULT NULL)
+RETURNS TABLE (queue_name text, role_name name, privilege text)
+AS 'MODULE_PATHNAME', 'dt_list_queue_grants'
+LANGUAGE C STABLE;
+
+-- The queues on which the caller has a privilege (the registry is the
+-- owner's alone from now on).
+CREATE OR REPLACE FUNCTION durable_tasks.list_queues()
+RETURNS TABLE (queue_name text, created_at timestamptz, key_reuse text,
+               dedup_ttl_seconds integer, on_params_mismatch text)
+AS 'MODULE_PATHNAME', 'dt_list_queues'
+LANGUAGE C STABLE;
+
+--
+-- What roles could do through table grants in 1.1 becomes queue
+-- privileges: the owner of t_<queue> gets admin, a role that may INSERT
+-- into t_<queue> producer, one that may UPDATE r_<queue> worker, and a
+-- role that could create queues (INSERT on the registry and CREATE on the
+-- schema) admin on every queue.  Then the extension's owner takes the
+-- queue tables over and every other grant on them and on the registry is
+-- revoked: from now on all access goes through the functions.
+--
+DO $grants$
+DECLARE
+    ext_owner oid;
+    g         record;
+    r         record;
+BEGIN
+    SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e
+     WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
+
+    FOR g IN
+        WITH tables AS (
+            SELECT qs.queue_name, c.oid, c.relowner, c.relacl,
+                   pg_catalog.substr(c.relname, 1, 2) AS prefix
+              FROM durable_tasks.queues qs
+              JOIN pg_catalog.pg_class c
+                ON c.relnamespace OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace
+               AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['t_' OPERATOR(pg_catalog.||) qs.queue_name,
+                                                               'r_' OPERATOR(pg_catalog.||) qs.queue_name])
+        )
+        SELECT t.queue_name, t.relowner AS grantee, 'admin' AS privilege
+          FROM tables t WHERE t.prefix OPERATOR(pg_catalog.=) 't_'
+        UNION
+        SELECT t.queue_name, a.grantee,
+               CASE WHEN t.prefix OPERATOR(pg_catalog.=) 't_' THEN 'producer' ELSE 'worker' END
+          FROM tables t, pg_catalog.aclexplode(t.relacl) a
+         WHERE (t.prefix OPERATOR(pg_catalog.=) 't_' AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT')
+            OR (t.prefix OPERATOR(pg_catalog.=) 'r_' AND a.privilege_type OPERATOR(pg_catalog.=) 'UPDATE')
+        UNION
+        SELECT NULL, a.grantee, 'admin'
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid OPERATOR(pg_catalog.=) 'durable_tasks.queues'::pg_catalog.regclass
+           AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT'
+           AND (a.grantee OPERATOR(pg_catalog.=) 0
+                OR pg_catalog.has_schema_privilege(a.grantee, 'durable_tasks', 'CREATE'))
+         ORDER BY 1 NULLS FIRST, 2, 3
+    LOOP
+        CONTINUE WHEN g.grantee OPERATOR(pg_catalog.=) ext_owner;
+        PERFORM durable_tasks.grant_queue(
+            g.queue_name,
+            CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'public'::pg_catalog.name
+                 ELSE (SELECT r.rolname FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) g.grantee) END,
+            g.privilege);
+    END LOOP;
+
+    FOR g IN
+        SELECT c.oid::pg_catalog.regclass AS rel, c.relowner, c.relacl
+          FROM pg_catalog.pg_class c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace
+           AND c.relkind OPERATOR(pg_catalog.=) 'r'
+           AND (c.relname OPERATOR(pg_catalog.~) '^[tr]_'
+                OR c.relname OPERATOR(pg_catalog.=) 'queues')
+         ORDER BY 1
+    LOOP
+        IF NOT g.relowner OPERATOR(pg_catalog.=) ext_owner THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %s', g.rel,
+                                      ext_owner::pg_catalog.regrole);
+        END IF;
+        FOR r IN
+            SELECT DISTINCT x.grantee FROM pg_catalog.aclexplode(g.relacl) x
+             WHERE NOT x.grantee OPERATOR(pg_catalog.=) g.relowner
+               AND NOT x.grantee OPERATOR(pg_catalog.=) ext_owner
+        LOOP
+            EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s CASCADE', g.rel,
+                                      CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                           ELSE r.grantee::pg_catalog.regrole::pg_catalog.text END);
+        END LOOP;
+    END LOOP;
+END
+$grants$;
 
 --
 -- The 1.2 layout step for every existing queue (the step create_queue runs

@@ -11,12 +11,19 @@
  * EXTENSION, a hand-made DROP TABLE):
  *
  *	  row	tables	create_queue				drop_queue
- *	  yes	both	no-op						drops both
+ *	  yes	both	no-op (NOTICE if the		drops both
+ *					settings differ)
  *	  no	none	creates both				42704
  *	  no	both	registers the tables		drops the tables
- *			(owner of t_<q> only; NOTICE)
+ *			(the extension owner's only;
+ *			NOTICE)
  *	  yes	none	creates the tables (NOTICE)	removes the row
  *	  any	one		55000, "is damaged"			drops what there is
+ *
+ * Privileges (acl.c): create_queue needs admin on every queue (admin on
+ * the queue will do when it exists); alter_queue and drop_queue need admin
+ * on the queue, checked before any lock is asked for.  The tables are made
+ * and dropped as the extension's owner, who owns every queue table.
  *
  * Concurrency.  create_queue inserts the registry row first (ON CONFLICT
  * DO NOTHING): a concurrent create_queue of the same name waits on the
@@ -52,6 +59,7 @@
 PG_FUNCTION_INFO_V1(dt_create_queue);
 PG_FUNCTION_INFO_V1(dt_alter_queue);
 PG_FUNCTION_INFO_V1(dt_drop_queue);
+PG_FUNCTION_INFO_V1(dt_list_queues);
 PG_FUNCTION_INFO_V1(dt_queue_layout_step);
 PG_FUNCTION_INFO_V1(dt_check_queue);
 PG_FUNCTION_INFO_V1(dt_check_queue_options);
@@ -70,7 +78,8 @@ dt_queue_damaged_error(const char *name, const char *missing)
 
 /*
  * Register existing tables t_<q>/r_<q> that have no registry row: only
- * the owner of both may, and only if they are a queue's tables with
+ * tables owned by the extension's owner (1.1 catalogs: by the caller),
+ * and only if they are a queue's tables with
  * nothing attached that other callers' statements would run.
  */
 static void
@@ -81,13 +90,22 @@ dt_adopt_tables(const char *name, Oid task_relid, Oid run_relid)
 	bool		isnull;
 	int			ret;
 
-	if (!pg_class_ownercheck(task_relid, GetUserId()) ||
-		!pg_class_ownercheck(run_relid, GetUserId()))
+	if (!dt_acl_owns(task_relid) || !dt_acl_owns(run_relid))
+	{
+		if (dt_acl_enforced())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tables of queue \"%s\" are not owned by the extension's owner",
+							name),
+					 errdetail("Queue \"%s\" is not registered, but tables durable_tasks.t_%s and durable_tasks.r_%s exist; only tables owned by the owner of extension durable_tasks are registered.",
+							   name, name, name),
+					 errhint("Drop the tables, or have the extension's owner take them over with ALTER TABLE ... OWNER TO.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table t_%s", name),
 				 errdetail("Queue \"%s\" is not registered, but tables durable_tasks.t_%s and durable_tasks.r_%s exist; only the owner of both may register them.",
 						   name, name, name)));
+	}
 
 	/* the run table's key to the task table; no triggers, rules, policies */
 	ret = SPI_execute_with_args(
@@ -120,11 +138,45 @@ dt_adopt_tables(const char *name, Oid task_relid, Oid run_relid)
 }
 
 /*
+ * create_queue of a queue that is registered already: a NOTICE if a
+ * setting given in options is not the queue's (create_queue changes no
+ * settings; apps that create their queues at start-up keep working after
+ * an alter_queue).  Inside SPI.
+ */
+static void
+dt_check_same_settings(const char *name, Jsonb *options)
+{
+	Oid			argtypes[2] = {TEXTOID, JSONBOID};
+	Datum		args[2] = {CStringGetTextDatum(name), JsonbPGetDatum(options)};
+	bool		isnull;
+	int			ret;
+
+	ret = SPI_execute_with_args(
+								"SELECT ($2 OPERATOR(pg_catalog.?) 'key_reuse' AND qs.key_reuse "
+								"OPERATOR(pg_catalog.<>) ($2 OPERATOR(pg_catalog.->>) 'key_reuse')) "
+								"OR ($2 OPERATOR(pg_catalog.?) 'dedup_ttl_seconds' AND qs.dedup_ttl_seconds IS DISTINCT FROM "
+								"($2 OPERATOR(pg_catalog.->>) 'dedup_ttl_seconds')::pg_catalog.numeric::pg_catalog.int4) "
+								"OR ($2 OPERATOR(pg_catalog.?) 'on_params_mismatch' AND qs.on_params_mismatch "
+								"OPERATOR(pg_catalog.<>) ($2 OPERATOR(pg_catalog.->>) 'on_params_mismatch')) "
+								"FROM durable_tasks.queues qs WHERE qs.queue_name OPERATOR(pg_catalog.=) $1",
+								2, argtypes, args, NULL, false, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "comparing a queue's settings");
+	if (SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+								   SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(NOTICE,
+				(errmsg("queue \"%s\" already exists with other settings, which were kept",
+						name),
+				 errhint("durable_tasks.alter_queue('%s', ...) changes the settings of a queue.",
+						 name)));
+}
+
+/*
  * durable_tasks.create_queue(queue_name text, options jsonb DEFAULT '{}')
  * RETURNS void
  *
  * Creates the queue (registry row and tables), or does nothing if it
- * exists; repairs a queue whose row or tables are missing (see the file
+ * exists (a NOTICE if its settings differ from options); repairs a queue whose row or tables are missing (see the file
  * header).  Locks: the new registry row; the tables it creates.
  */
 Datum
@@ -140,6 +192,7 @@ dt_create_queue(PG_FUNCTION_ARGS)
 	Oid			run_relid;
 	int			ret;
 
+	dt_acl_check_create(name);
 	if (options != NULL)
 		dt_parse_queue_options(options);
 
@@ -157,6 +210,8 @@ dt_create_queue(PG_FUNCTION_ARGS)
 								2, argtypes, args, nulls, false, 0);
 	dt_spi_check(ret, SPI_OK_INSERT, "registering a queue");
 	inserted = SPI_processed == 1;
+	if (!inserted && options != NULL)
+		dt_check_same_settings(name, options);
 	CommandCounterIncrement();
 
 	task_relid = dt_queue_relation("t_", name, AccessShareLock, false);
@@ -190,7 +245,7 @@ dt_create_queue(PG_FUNCTION_ARGS)
 Datum
 dt_alter_queue(PG_FUNCTION_ARGS)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0, AccessShareLock);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, AccessShareLock, DT_PRIV_ADMIN);
 	Jsonb	   *options = dt_arg_jsonb(fcinfo, 1, "options");
 	Oid			argtypes[2] = {TEXTOID, JSONBOID};
 	Datum		args[2];
@@ -233,10 +288,17 @@ dt_drop_queue(PG_FUNCTION_ARGS)
 	bool		found;
 	int			ret;
 
-	/* the task table first, as every other call locks it */
+	/*
+	 * The privilege is checked before the locks are asked for, so that no
+	 * one else can queue a lock that every spawn and claim would wait
+	 * behind; on 1.1 catalogs, ownership of the tables, as DROP TABLE does.
+	 * The task table first, as every other call locks it.
+	 */
+	dt_acl_check(fcinfo, name, DT_PRIV_ADMIN);
 	for (int i = 0; i < DT_NUM_QUEUE_TABLES; i++)
 		relids[i] = dt_queue_relation(dt_queue_tables[i], name,
-									  AccessExclusiveLock, true);
+									  AccessExclusiveLock,
+									  !dt_acl_enforced());
 
 	dt_spi_connect();
 	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queues qs "
@@ -267,6 +329,43 @@ dt_drop_queue(PG_FUNCTION_ARGS)
 	dt_spi_finish();
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.list_queues()
+ * RETURNS TABLE (queue_name text, created_at timestamptz, key_reuse text,
+ *                dedup_ttl_seconds integer, on_params_mismatch text)
+ *
+ * The registered queues on which the caller has a privilege, by name.
+ */
+Datum
+dt_list_queues(PG_FUNCTION_ARGS)
+{
+	static TupleDesc desc = NULL;
+	int			ret;
+
+	dt_srf_init(fcinfo, &desc);
+	(void) dt_acl_enforced();	/* read the grants before we switch user */
+	dt_spi_connect();
+	ret = SPI_execute("SELECT qs.queue_name, qs.created_at, qs.key_reuse, "
+					  "qs.dedup_ttl_seconds, qs.on_params_mismatch "
+					  "FROM durable_tasks.queues qs ORDER BY qs.queue_name",
+					  true, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "listing the queues");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		Datum		values[5];
+		bool		isnull[5];
+
+		for (int c = 0; c < 5; c++)
+			values[c] = SPI_getbinval(tuple, SPI_tuptable->tupdesc, c + 1,
+									  &isnull[c]);
+		if (dt_acl_has(TextDatumGetCString(values[0]), DT_PRIV_PRODUCER))
+			dt_put_row(fcinfo, values, isnull);
+	}
+	dt_spi_finish();
+	return (Datum) 0;
 }
 
 /*

@@ -113,7 +113,7 @@ dt_await_task(PG_FUNCTION_ARGS)
 	bool		nulls[5];
 
 	dt_srf_init(fcinfo, &result_desc);
-	queue = dt_queue_open(fcinfo, 0, AccessShareLock);
+	queue = dt_queue_open(fcinfo, 0, AccessShareLock, DT_PRIV_PRODUCER);
 	task_id = dt_arg_uuid(fcinfo, 1, "task_id");
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,

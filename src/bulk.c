@@ -511,7 +511,7 @@ dt_spawn_tasks(PG_FUNCTION_ARGS)
 	int			n;
 
 	dt_srf_init(fcinfo, &result_desc);
-	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_PRODUCER);
 	tasks = dt_arg_jsonb(fcinfo, 1, "tasks");
 	options = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	if (options != NULL && (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options)))

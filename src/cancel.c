@@ -132,7 +132,7 @@ dt_cancel_tree(DtQueue *queue, Datum tree, TimestampTz now)
 Datum
 dt_cancel_task(PG_FUNCTION_ARGS)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_ADMIN);
 	pg_uuid_t  *task_id = dt_arg_uuid(fcinfo, 1, "task_id");
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		tree;

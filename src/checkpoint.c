@@ -106,7 +106,7 @@ static const DtPlanDef plan_task_exists = {
 static DtQueue *
 dt_checkpoint_queue(FunctionCallInfo fcinfo, LOCKMODE lockmode)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0, lockmode);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, lockmode, DT_PRIV_WORKER);
 
 	if (!OidIsValid(queue->ckpt_relid))
 		ereport(ERROR,

@@ -229,7 +229,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	Datum		args[4];
 
 	dt_srf_init(fcinfo, &result_desc);
-	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_WORKER);
 	worker_id = dt_arg_cstring(fcinfo, 1, "worker_id", DT_WORKER_ID_MAXLEN);
 	timeout = dt_arg_int32(fcinfo, 2, "claim_timeout_seconds",
 						   1, DT_MAX_CLAIM_SECONDS);
@@ -265,7 +265,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 Datum
 dt_extend_claim(PG_FUNCTION_ARGS)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_WORKER);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	int32		seconds = dt_arg_int32(fcinfo, 2, "seconds",
 									   1, DT_MAX_CLAIM_SECONDS);

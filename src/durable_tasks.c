@@ -26,5 +26,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	dt_spi_init();
+	dt_acl_init();
 	dt_queue_init();
 }

@@ -6,7 +6,9 @@
  * Module map (one concern per file):
  *	  durable_tasks.c  _PG_init, module magic
  *	  args.c           argument checks shared by every SQL-callable function
- *	  spi_util.c       SPI connect/finish under a fixed search_path, checks
+ *	  acl.c            privileges on queues: grants, checks, grant_queue
+ *	  spi_util.c       SPI connect/finish under a fixed search_path, as the
+ *	                   extension's owner; result checks
  *	  srf.c            materialized set-returning results
  *	  state.c          task and run states, and the table of allowed moves
  *	  queue.c          queue lookup (name -> OIDs under a lock), the
@@ -75,9 +77,32 @@ extern int32 dt_arg_int32(FunctionCallInfo fcinfo, int argno,
 						  const char *argname, int32 min, int32 max);
 extern char *dt_uuid_str(pg_uuid_t *uuid);
 
+/* ---- acl.c ---- */
+
+/* Privileges on a queue; each includes the ones before it. */
+typedef enum DtPriv
+{
+	DT_PRIV_NONE,
+	DT_PRIV_PRODUCER,
+	DT_PRIV_WORKER,
+	DT_PRIV_ADMIN
+} DtPriv;
+
+extern void dt_acl_init(void);
+extern const char *dt_priv_name(DtPriv priv);
+extern bool dt_acl_enforced(void);
+extern Oid	dt_acl_run_as(void);
+extern bool dt_acl_has(const char *queue, DtPriv priv);
+extern void dt_acl_check(FunctionCallInfo fcinfo, const char *queue,
+						 DtPriv priv);
+extern void dt_acl_check_create(const char *queue);
+extern bool dt_acl_owns(Oid relid);
+
 /* ---- spi_util.c ---- */
+extern void dt_spi_init(void);
 extern void dt_spi_connect(void);
 extern void dt_spi_finish(void);
+extern Oid	dt_caller_userid(void);
 extern void dt_spi_check(int ret, int expected, const char *what);
 
 /* ---- srf.c ---- */
@@ -171,7 +196,7 @@ typedef struct DtQueue
 extern void dt_queue_init(void);
 extern void dt_queue_sweep(void);
 extern DtQueue *dt_queue_open(FunctionCallInfo fcinfo, int argno,
-							  LOCKMODE lockmode);
+							  LOCKMODE lockmode, DtPriv priv);
 extern DtQueue *dt_queue_open_name(const char *name, LOCKMODE lockmode);
 extern Oid	dt_queue_relation(const char *prefix, const char *name,
 							  LOCKMODE lockmode, bool owner);

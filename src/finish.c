@@ -330,7 +330,7 @@ dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
 Datum
 dt_complete_run(PG_FUNCTION_ARGS)
 {
-	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_WORKER);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		args[3];
@@ -380,7 +380,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	int			ret;
 
 	dt_srf_init(fcinfo, &fail_result_desc);
-	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_WORKER);
 	run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = TimestampTzGetDatum(now);

@@ -378,12 +378,17 @@ dt_queue_open_name(const char *name, LOCKMODE lockmode)
 }
 
 /*
- * The queue named by argument argno.
+ * The queue named by argument argno, for a caller that has priv on it
+ * (checked before anything is looked up or locked).
  */
 DtQueue *
-dt_queue_open(FunctionCallInfo fcinfo, int argno, LOCKMODE lockmode)
+dt_queue_open(FunctionCallInfo fcinfo, int argno, LOCKMODE lockmode,
+			  DtPriv priv)
 {
-	return dt_queue_open_name(dt_arg_queue_name(fcinfo, argno), lockmode);
+	char	   *name = dt_arg_queue_name(fcinfo, argno);
+
+	dt_acl_check(fcinfo, name, priv);
+	return dt_queue_open_name(name, lockmode);
 }
 
 /*

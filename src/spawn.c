@@ -384,7 +384,7 @@ dt_spawn_task(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {0};
 
 	dt_srf_init(fcinfo, &result_desc_1_0);
-	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_PRODUCER);
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");
 	options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
@@ -429,7 +429,7 @@ dt_spawn_task_1_1(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {0};
 
 	dt_srf_init(fcinfo, &result_desc_1_1);
-	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock);
+	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_PRODUCER);
 	task_name = dt_arg_cstring(fcinfo, 1, "task_name", DT_TASK_NAME_MAXLEN);
 	params = dt_arg_jsonb(fcinfo, 2, "params");
 	if (PG_ARGISNULL(3))

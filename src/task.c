@@ -58,7 +58,7 @@ dt_get_task_common(FunctionCallInfo fcinfo, const DtPlanDef *def,
 	int			ret;
 
 	dt_srf_init(fcinfo, result_desc);
-	queue = dt_queue_open(fcinfo, 0, AccessShareLock);
+	queue = dt_queue_open(fcinfo, 0, AccessShareLock, DT_PRIV_PRODUCER);
 	task_id = dt_arg_uuid(fcinfo, 1, "task_id");
 	args[0] = UUIDPGetDatum(task_id);
 

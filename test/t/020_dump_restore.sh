@@ -132,7 +132,7 @@ SUM_SQL="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
     SELECT 'labels:' || (SELECT count(*) || ':' || md5(string_agg(l::text, ',' ORDER BY l.label)) FROM public.labels l)) s"
 SUM_BEFORE=$(q "$S" "$SUM_SQL")
 diag "source rows: $(tr '\n' ' ' <<<"$SUM_BEFORE")"
-is "$(wc -l <<<"$SUM_BEFORE" | tr -d ' ')" "11" "source: registry + 3 queues x 3 tables + labels checksummed"
+is "$(wc -l <<<"$SUM_BEFORE" | tr -d ' ')" "12" "source: registry, grants, 3 queues x 3 tables and labels checksummed"
 
 DUMP="$T_SCRATCH/src.dump"
 if pg_dump -Fc -f "$DUMP" -d "$S" 2>"$T_SCRATCH/dump.err"; then
@@ -182,7 +182,7 @@ for db in "$R" "$P"; do
     is "$(q "$db" "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'durable_tasks.queues'::regclass AND NOT tgisinternal")" \
         "1" "$db: registry trigger present"
     is "$(q "$db" "SELECT extconfig::regclass[]::text FROM pg_extension WHERE extname = 'durable_tasks'")" \
-        "{durable_tasks.queues}" "$db: registry still marked as extension config table"
+        "{durable_tasks.queues,durable_tasks.queue_grants}" "$db: registry and grants still marked as extension config tables"
     is "$(q "$db" "$FP_SQL")" "$FP_BEFORE" "$db: task_fingerprint gives the golden values"
     is "$(q "$db" "$KEYS_SQL")" "$KEYS_BEFORE" "$db: stored only_once keys unchanged"
 done

@@ -1,0 +1,592 @@
+/*-------------------------------------------------------------------------
+ *
+ * acl.c
+ *	  Privileges on queues (producer, worker, admin), their cache, the
+ *	  checks every entry point makes, and grant_queue, revoke_queue and
+ *	  list_queue_grants.
+ *
+ * A privilege is a row of durable_tasks.queue_grants (queue_name, role,
+ * privilege); a NULL queue_name grants it on every queue, present and
+ * future.  Each privilege includes the ones below it (producer < worker <
+ * admin), and, as for GRANT, a role has what the roles it is a member of
+ * have (has_privs_of_role).  Superusers and members of the extension's
+ * owner have every privilege.
+ *
+ * The functions are executable by PUBLIC: each checks the caller's
+ * privilege on the queue it names here, before it looks anything up, and
+ * then runs its SQL as the extension's owner (spi_util.c switches the
+ * user id, as ri_triggers.c does for its queries).  No other role has any
+ * privilege on the queue tables, the registry or queue_grants, and the
+ * queue tables are owned by the extension's owner, so no one else can
+ * attach code (triggers, rules, policies) to them or change their
+ * columns.  The checks cost a hash lookup and a membership test per call.
+ *
+ * The cache: every grant, read at once into a hash keyed by queue name
+ * ("" for the grants on every queue) in its own memory context, with the
+ * extension's owner.  A statement trigger on queue_grants sends a relcache
+ * invalidation of that table (as for the registry, admin.c), on which the
+ * cache is dropped and read again at the next check.  Role membership is
+ * not cached here (acl.c of core caches it, and drops it on changes).
+ *
+ * A database still on the 1.1 SQL definitions has no queue_grants table:
+ * then nothing is checked here and nothing runs as the owner; the table
+ * privileges of 1.1 apply, as before.
+ *
+ * Copyright (c) 2026, durable_tasks authors
+ *
+ * src/acl.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "durable_tasks.h"
+
+#define DT_GRANTS_TABLE "queue_grants"
+
+PG_FUNCTION_INFO_V1(dt_grant_queue);
+PG_FUNCTION_INFO_V1(dt_revoke_queue);
+PG_FUNCTION_INFO_V1(dt_list_queue_grants);
+
+static const char *const priv_names[] = {"none", "producer", "worker", "admin"};
+
+typedef struct DtGrant
+{
+	Oid			role;			/* InvalidOid: PUBLIC */
+	DtPriv		priv;
+} DtGrant;
+
+/* The grants on one queue ("": on every queue). */
+typedef struct DtGrantList
+{
+	char		queue[NAMEDATALEN]; /* hash key */
+	int			ngrants;
+	int			maxgrants;
+	DtGrant    *grants;
+} DtGrantList;
+
+static MemoryContext acl_context = NULL;
+static HTAB *grant_cache = NULL;	/* valid while acl_valid */
+static bool acl_valid = false;
+static uint64 acl_generation = 0;	/* bumped by each invalidation */
+
+/* as of the last load; InvalidOid grants_relid: 1.1 catalogs */
+static Oid	grants_relid = InvalidOid;
+static Oid	ext_owner = InvalidOid;
+
+static void
+dt_acl_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (relid == InvalidOid || relid == grants_relid)
+	{
+		acl_valid = false;
+		acl_generation++;
+	}
+}
+
+void
+dt_acl_init(void)
+{
+	CacheRegisterRelcacheCallback(dt_acl_relcache_callback, (Datum) 0);
+}
+
+const char *
+dt_priv_name(DtPriv priv)
+{
+	return priv_names[priv];
+}
+
+/* The owner of extension durable_tasks (InvalidOid if not installed). */
+static Oid
+dt_extension_owner(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("durable_tasks"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+static void
+dt_acl_add(const char *queue, Oid role, DtPriv priv)
+{
+	DtGrantList *list;
+	bool		found;
+
+	list = hash_search(grant_cache, queue, HASH_ENTER, &found);
+	if (!found)
+	{
+		list->ngrants = 0;
+		list->maxgrants = 4;
+		list->grants = MemoryContextAlloc(acl_context,
+										  list->maxgrants * sizeof(DtGrant));
+	}
+	else if (list->ngrants == list->maxgrants)
+	{
+		list->maxgrants *= 2;
+		list->grants = repalloc(list->grants, list->maxgrants * sizeof(DtGrant));
+	}
+	list->grants[list->ngrants].role = role;
+	list->grants[list->ngrants].priv = priv;
+	list->ngrants++;
+}
+
+static DtPriv
+dt_priv_from_name(const char *name)
+{
+	for (int p = DT_PRIV_PRODUCER; p <= DT_PRIV_ADMIN; p++)
+		if (strcmp(name, priv_names[p]) == 0)
+			return (DtPriv) p;
+	return DT_PRIV_NONE;
+}
+
+/*
+ * Read every grant into a fresh cache.  The owner and the table are set
+ * first, so that the read itself runs as the owner.  An invalidation that
+ * arrives meanwhile leaves the cache marked stale.
+ */
+static void
+dt_acl_load(void)
+{
+	static SPIPlanPtr plan = NULL;
+	uint64		generation = acl_generation;
+	HASHCTL		ctl;
+	int			ret;
+
+	grants_relid = get_relname_relid(DT_GRANTS_TABLE,
+									 get_namespace_oid(DT_SCHEMA, false));
+	if (!OidIsValid(grants_relid))
+		return;					/* 1.1 catalogs: nothing to enforce */
+	ext_owner = dt_extension_owner();
+
+	if (acl_context == NULL)
+		acl_context = AllocSetContextCreate(TopMemoryContext,
+											"durable_tasks grants",
+											ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(acl_context);
+	grant_cache = NULL;
+
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(DtGrantList);
+	ctl.hcxt = acl_context;
+	grant_cache = hash_create("durable_tasks grants", 16, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	dt_spi_connect();
+	if (plan == NULL)
+	{
+		plan = SPI_prepare("SELECT COALESCE(g.queue_name, ''), "
+						   "g.role_name::pg_catalog.oid, g.privilege "
+						   "FROM durable_tasks.queue_grants g", 0, NULL);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the queue grants query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	CommandCounterIncrement();
+	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "reading the queue grants");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *queue = TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull));
+		Oid			role = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+		char	   *priv = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
+
+		dt_acl_add(queue, role, dt_priv_from_name(priv));
+	}
+	dt_spi_finish();
+	acl_valid = generation == acl_generation;
+}
+
+/*
+ * Are privileges enforced (1.2 catalogs)?  Loads the cache if needed.
+ */
+bool
+dt_acl_enforced(void)
+{
+	if (!acl_valid)
+		dt_acl_load();
+	return OidIsValid(grants_relid);
+}
+
+/*
+ * The role that SQL of our functions runs as: the extension's owner, or
+ * InvalidOid (run as the caller) on 1.1 catalogs or before any check.
+ */
+Oid
+dt_acl_run_as(void)
+{
+	return OidIsValid(grants_relid) ? ext_owner : InvalidOid;
+}
+
+static bool
+dt_acl_list_has(const char *queue, DtPriv priv, Oid user)
+{
+	DtGrantList *list = hash_search(grant_cache, queue, HASH_FIND, NULL);
+
+	if (list == NULL)
+		return false;
+	for (int i = 0; i < list->ngrants; i++)
+		if (list->grants[i].priv >= priv &&
+			(!OidIsValid(list->grants[i].role) ||
+			 has_privs_of_role(user, list->grants[i].role)))
+			return true;
+	return false;
+}
+
+/*
+ * Has the current user priv on the queue (queue NULL: on every queue)?
+ */
+bool
+dt_acl_has(const char *queue, DtPriv priv)
+{
+	Oid			user = dt_caller_userid();
+
+	if (!dt_acl_enforced())
+		return true;
+	if (superuser_arg(user) || has_privs_of_role(user, ext_owner))
+		return true;
+	if (!acl_valid)
+		dt_acl_load();			/* an invalidation while we looked */
+	return dt_acl_list_has("", priv, user) ||
+		(queue != NULL && dt_acl_list_has(queue, priv, user));
+}
+
+/*
+ * 42501 unless the current user has priv on the queue (NULL: on every
+ * queue), for the function called through fcinfo.  Says nothing of the
+ * queue but its name.
+ */
+void
+dt_acl_check(FunctionCallInfo fcinfo, const char *queue, DtPriv priv)
+{
+	char	   *func;
+
+	if (dt_acl_has(queue, priv))
+		return;
+	func = get_func_name(fcinfo->flinfo->fn_oid);
+	if (queue == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for every queue"),
+				 errdetail("durable_tasks.%s needs the %s privilege on every queue.",
+						   func, priv_names[priv])));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for queue \"%s\"", queue),
+			 errdetail("durable_tasks.%s needs the %s privilege on queue \"%s\".",
+					   func, priv_names[priv], queue)));
+}
+
+/*
+ * create_queue: admin on every queue, or (the queue exists, a no-op or a
+ * repair) admin on it.
+ */
+void
+dt_acl_check_create(const char *queue)
+{
+	if (dt_acl_has(queue, DT_PRIV_ADMIN))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to create queue \"%s\"", queue),
+			 errdetail("durable_tasks.create_queue needs the admin privilege on every queue.")));
+}
+
+/*
+ * May the queue's existing table relid be registered by create_queue?  It
+ * must be owned by the extension's owner (on 1.1 catalogs: by the caller).
+ */
+bool
+dt_acl_owns(Oid relid)
+{
+	HeapTuple	tuple;
+	bool		owned;
+
+	if (!dt_acl_enforced())
+		return pg_class_ownercheck(relid, dt_caller_userid());
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	owned = ((Form_pg_class) GETSTRUCT(tuple))->relowner == ext_owner;
+	ReleaseSysCache(tuple);
+	return owned;
+}
+
+/* ---- grant_queue, revoke_queue, list_queue_grants ---- */
+
+/* Argument argno as a role (PUBLIC: InvalidOid). */
+static Oid
+dt_arg_role(FunctionCallInfo fcinfo, int argno, char **name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("role_name must not be null")));
+	*name = NameStr(*PG_GETARG_NAME(argno));
+	if (strcmp(*name, "public") == 0)
+		return InvalidOid;
+	return get_role_oid(*name, false);
+}
+
+static DtPriv
+dt_arg_priv(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name = dt_arg_cstring(fcinfo, argno, "privilege", 32);
+	DtPriv		priv = dt_priv_from_name(name);
+
+	if (priv == DT_PRIV_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid privilege \"%s\"", name),
+				 errhint("The privileges are producer, worker and admin.")));
+	return priv;
+}
+
+/* The queue of a grant_queue/revoke_queue call (NULL: every queue). */
+static char *
+dt_arg_grant_queue(FunctionCallInfo fcinfo)
+{
+	char	   *queue = PG_ARGISNULL(0) ? NULL : dt_arg_queue_name(fcinfo, 0);
+
+	dt_acl_check(fcinfo, queue, DT_PRIV_ADMIN);
+	if (!dt_acl_enforced())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("queue privileges need durable_tasks 1.2"),
+				 errhint("Run ALTER EXTENSION durable_tasks UPDATE.")));
+	if (queue != NULL && !dt_registry_has(queue))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue)));
+	return queue;
+}
+
+/* How many grants does the role hold (on any queue)? */
+static uint64
+dt_role_grants(Oid role)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(role)};
+	int			ret;
+
+	ret = SPI_execute_with_args("SELECT FROM durable_tasks.queue_grants g "
+								"WHERE g.role_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+								1, argtypes, args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "counting a role's queue grants");
+	return SPI_processed;
+}
+
+/*
+ * Record (or forget) that the role holds queue privileges, as a shared
+ * dependency of queue_grants: DROP ROLE then refuses, as it does for a
+ * role that has privileges on a table.
+ */
+static void
+dt_role_dependency(Oid role, bool add)
+{
+	Oid		   *members;
+
+	if (!OidIsValid(role))
+		return;
+	/* updateAclDependencies pfrees the arrays it is given */
+	members = palloc(sizeof(Oid));
+	members[0] = role;
+	if (add)
+		updateAclDependencies(RelationRelationId, grants_relid, 0, ext_owner,
+							  0, palloc(sizeof(Oid)), 1, members);
+	else
+		updateAclDependencies(RelationRelationId, grants_relid, 0, ext_owner,
+							  1, members, 0, palloc(sizeof(Oid)));
+}
+
+/* GRANT (or REVOKE) USAGE on our schema to the role.  Inside SPI. */
+static void
+dt_schema_usage(Oid role, const char *rolename, bool grant)
+{
+	const char *grantee = OidIsValid(role) ? quote_identifier(rolename) : "PUBLIC";
+	int			ret;
+
+	ret = SPI_execute(psprintf(grant ? "GRANT USAGE ON SCHEMA %s TO %s" :
+							   "REVOKE USAGE ON SCHEMA %s FROM %s",
+							   quote_identifier(DT_SCHEMA), grantee),
+					  false, 0);
+	dt_spi_check(ret, SPI_OK_UTILITY, "granting usage on the schema");
+}
+
+static Datum *
+dt_grant_args(char *queue, Oid role, DtPriv priv, char *nulls)
+{
+	Datum	   *args = palloc(3 * sizeof(Datum));
+
+	nulls[0] = queue ? ' ' : 'n';
+	nulls[1] = nulls[2] = ' ';
+	nulls[3] = '\0';
+	args[0] = queue ? CStringGetTextDatum(queue) : (Datum) 0;
+	args[1] = ObjectIdGetDatum(role);
+	args[2] = CStringGetTextDatum(priv_names[priv]);
+	return args;
+}
+
+/*
+ * durable_tasks.grant_queue(queue_name text, role_name name, privilege text)
+ * RETURNS void
+ *
+ * Grants the privilege (and USAGE on the schema); granting it again is a
+ * no-op.  Needs admin on the queue (on every queue for NULL).
+ */
+Datum
+dt_grant_queue(PG_FUNCTION_ARGS)
+{
+	char	   *queue = dt_arg_grant_queue(fcinfo);
+	char	   *rolename;
+	Oid			role = dt_arg_role(fcinfo, 1, &rolename);
+	DtPriv		priv = dt_arg_priv(fcinfo, 2);
+	Oid			argtypes[3] = {TEXTOID, REGROLEOID, TEXTOID};
+	char		nulls[4];
+	Datum	   *args = dt_grant_args(queue, role, priv, nulls);
+	int			ret;
+
+	dt_spi_connect();
+	ret = SPI_execute_with_args("INSERT INTO durable_tasks.queue_grants "
+								"(queue_name, role_name, privilege) VALUES ($1, $2, $3) "
+								"ON CONFLICT DO NOTHING",
+								3, argtypes, args, nulls, false, 0);
+	dt_spi_check(ret, SPI_OK_INSERT, "granting a queue privilege");
+	if (SPI_processed > 0)
+	{
+		if (dt_role_grants(role) == 1)
+			dt_role_dependency(role, true);
+		dt_schema_usage(role, rolename, true);
+	}
+	dt_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.revoke_queue(queue_name text, role_name name, privilege text)
+ * RETURNS void
+ *
+ * Revokes exactly that grant (a no-op if there is none).  With the role's
+ * last grant, also the USAGE on the schema that grant_queue gave it.
+ */
+Datum
+dt_revoke_queue(PG_FUNCTION_ARGS)
+{
+	char	   *queue = dt_arg_grant_queue(fcinfo);
+	char	   *rolename;
+	Oid			role = dt_arg_role(fcinfo, 1, &rolename);
+	DtPriv		priv = dt_arg_priv(fcinfo, 2);
+	Oid			argtypes[3] = {TEXTOID, REGROLEOID, TEXTOID};
+	char		nulls[4];
+	Datum	   *args = dt_grant_args(queue, role, priv, nulls);
+	int			ret;
+
+	dt_spi_connect();
+	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queue_grants g "
+								"WHERE g.queue_name IS NOT DISTINCT FROM $1 "
+								"AND g.role_name OPERATOR(pg_catalog.=) $2 "
+								"AND g.privilege OPERATOR(pg_catalog.=) $3",
+								3, argtypes, args, nulls, false, 0);
+	dt_spi_check(ret, SPI_OK_DELETE, "revoking a queue privilege");
+	if (SPI_processed > 0 && dt_role_grants(role) == 0)
+	{
+		/* its last grant: nothing is left that grant_queue gave it */
+		dt_role_dependency(role, false);
+		dt_schema_usage(role, rolename, false);
+	}
+	dt_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * durable_tasks.list_queue_grants(queue_name text DEFAULT NULL)
+ * RETURNS TABLE (queue_name text, role_name name, privilege text)
+ *
+ * For a queue: its grants and the grants on every queue (queue_name
+ * NULL); needs admin on it.  For NULL: every grant the caller may see.
+ */
+Datum
+dt_list_queue_grants(PG_FUNCTION_ARGS)
+{
+	static TupleDesc desc = NULL;
+	char	   *queue = PG_ARGISNULL(0) ? NULL : dt_arg_queue_name(fcinfo, 0);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	char		nulls[2] = {queue ? ' ' : 'n', '\0'};
+	int			ret;
+
+	dt_srf_init(fcinfo, &desc);
+	if (queue != NULL)
+		dt_acl_check(fcinfo, queue, DT_PRIV_ADMIN);
+	if (!dt_acl_enforced())
+		PG_RETURN_NULL();
+
+	args[0] = queue ? CStringGetTextDatum(queue) : (Datum) 0;
+	dt_spi_connect();
+	ret = SPI_execute_with_args("SELECT g.queue_name, "
+								"CASE WHEN g.role_name::pg_catalog.oid OPERATOR(pg_catalog.=) 0 "
+								"THEN 'public'::pg_catalog.name "
+								"ELSE COALESCE(r.rolname, g.role_name::pg_catalog.text::pg_catalog.name) END, "
+								"g.privilege "
+								"FROM durable_tasks.queue_grants g "
+								"LEFT JOIN pg_catalog.pg_roles r "
+								"ON r.oid OPERATOR(pg_catalog.=) g.role_name::pg_catalog.oid "
+								"WHERE $1 IS NULL OR g.queue_name IS NULL "
+								"OR g.queue_name OPERATOR(pg_catalog.=) $1 "
+								"ORDER BY g.queue_name NULLS FIRST, 2, "
+								"pg_catalog.array_position(ARRAY['producer', 'worker', 'admin'], g.privilege)",
+								1, argtypes, args, nulls, true, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "listing queue grants");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		Datum		values[3];
+		bool		isnull[3];
+		char	   *row_queue;
+
+		for (int c = 0; c < 3; c++)
+			values[c] = SPI_getbinval(tuple, SPI_tuptable->tupdesc, c + 1,
+									  &isnull[c]);
+		row_queue = isnull[0] ? NULL : TextDatumGetCString(values[0]);
+		if (queue == NULL && !dt_acl_has(row_queue, DT_PRIV_ADMIN))
+			continue;
+		dt_put_row(fcinfo, values, isnull);
+	}
+	dt_spi_finish();
+	return (Datum) 0;
+}
