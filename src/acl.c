@@ -93,10 +93,15 @@ static uint64 acl_generation = 0;	/* bumped by each invalidation */
 static Oid	grants_relid = InvalidOid;
 static Oid	ext_owner = InvalidOid;
 
+/*
+ * Without a grants table (1.1 catalogs) any relcache invalidation may be
+ * the one of its creation (ALTER EXTENSION ... UPDATE): look again.
+ */
 static void
 dt_acl_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
-	if (relid == InvalidOid || relid == grants_relid)
+	if (relid == InvalidOid || relid == grants_relid ||
+		!OidIsValid(grants_relid))
 	{
 		acl_valid = false;
 		acl_generation++;
@@ -186,7 +191,11 @@ dt_acl_load(void)
 	grants_relid = get_relname_relid(DT_GRANTS_TABLE,
 									 get_namespace_oid(DT_SCHEMA, false));
 	if (!OidIsValid(grants_relid))
-		return;					/* 1.1 catalogs: nothing to enforce */
+	{
+		/* 1.1 catalogs: nothing to enforce */
+		acl_valid = generation == acl_generation;
+		return;
+	}
 	ext_owner = dt_extension_owner();
 
 	if (acl_context == NULL)
@@ -554,7 +563,7 @@ dt_list_queue_grants(PG_FUNCTION_ARGS)
 	if (queue != NULL)
 		dt_acl_check(fcinfo, queue, DT_PRIV_ADMIN);
 	if (!dt_acl_enforced())
-		PG_RETURN_NULL();
+		return (Datum) 0;
 
 	args[0] = queue ? CStringGetTextDatum(queue) : (Datum) 0;
 	dt_spi_connect();
