@@ -472,6 +472,48 @@ dt_grant_args(char *queue, Oid role, DtPriv priv, char *nulls)
 }
 
 /*
+ * drop_queue: remove the queue's grants (before its registry row, whose
+ * foreign key would cascade to them), and for each role left without any,
+ * what grant_queue gave it.  Inside SPI.
+ */
+void
+dt_acl_drop_queue(const char *queue)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(queue)};
+	List	   *roles = NIL;
+	ListCell   *lc;
+	int			ret;
+
+	if (!dt_acl_enforced())
+		return;
+	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queue_grants g "
+								"WHERE g.queue_name OPERATOR(pg_catalog.=) $1 "
+								"RETURNING g.role_name::pg_catalog.oid",
+								1, argtypes, args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_DELETE_RETURNING, "removing a queue's grants");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		roles = list_append_unique_oid(roles,
+									   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	  SPI_tuptable->tupdesc,
+																	  1, &isnull)));
+	}
+	foreach(lc, roles)
+	{
+		Oid			role = lfirst_oid(lc);
+		char	   *rolename = OidIsValid(role) ? GetUserNameFromId(role, true) : "public";
+
+		if (rolename == NULL || dt_role_grants(role) > 0)
+			continue;
+		dt_role_dependency(role, false);
+		dt_schema_usage(role, rolename, false);
+	}
+}
+
+/*
  * durable_tasks.grant_queue(queue_name text, role_name name, privilege text)
  * RETURNS void
  *

@@ -301,6 +301,7 @@ dt_drop_queue(PG_FUNCTION_ARGS)
 									  !dt_acl_enforced());
 
 	dt_spi_connect();
+	dt_acl_drop_queue(name);
 	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queues qs "
 								"WHERE qs.queue_name OPERATOR(pg_catalog.=) $1",
 								1, argtypes, args, NULL, false, 0);

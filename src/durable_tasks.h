@@ -97,6 +97,7 @@ extern void dt_acl_check(FunctionCallInfo fcinfo, const char *queue,
 						 DtPriv priv);
 extern void dt_acl_check_create(const char *queue);
 extern bool dt_acl_owns(Oid relid);
+extern void dt_acl_drop_queue(const char *queue);
 
 /* ---- spi_util.c ---- */
 extern void dt_spi_init(void);
