@@ -41,6 +41,79 @@ BEGIN
 END
 $check$;
 
+-- Objects of other roles in the schema (1.1 let queue creators CREATE
+-- there): a look-alike function or operator would be called instead of
+-- ours.  Queue tables are checked below, by their shape.
+DO $objects$
+DECLARE
+    ext_oid   oid;
+    ext_owner oid;
+    nsp       oid := 'durable_tasks'::pg_catalog.regnamespace;
+    found     text;
+BEGIN
+    SELECT e.oid, e.extowner INTO ext_oid, ext_owner FROM pg_catalog.pg_extension e
+     WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
+    WITH queue_rels AS (
+        SELECT c.oid FROM durable_tasks.queues qs, pg_catalog.pg_class c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+           AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['t_' OPERATOR(pg_catalog.||) qs.queue_name,
+                                                           'r_' OPERATOR(pg_catalog.||) qs.queue_name,
+                                                           'c_' OPERATOR(pg_catalog.||) qs.queue_name])
+    ), objs AS (
+        SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.oid AS objid, c.relowner AS owner
+          FROM pg_catalog.pg_class c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+           AND NOT c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT oid FROM queue_rels))
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+                            WHERE i.indexrelid OPERATOR(pg_catalog.=) c.oid
+                              AND i.indrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT oid FROM queue_rels)))
+        UNION ALL
+        SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid, p.proowner
+          FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid, t.typowner
+          FROM pg_catalog.pg_type t
+         WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+           AND t.typrelid OPERATOR(pg_catalog.=) 0
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e
+                            WHERE e.oid OPERATOR(pg_catalog.=) t.typelem
+                              AND NOT e.typrelid OPERATOR(pg_catalog.=) 0)
+        UNION ALL
+        SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid, o.oprowner
+          FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, l.oid, l.collowner
+          FROM pg_catalog.pg_collation l WHERE l.collnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, v.oid, v.conowner
+          FROM pg_catalog.pg_conversion v WHERE v.connamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, f.oid, f.opfowner
+          FROM pg_catalog.pg_opfamily f WHERE f.opfnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, k.oid, k.opcowner
+          FROM pg_catalog.pg_opclass k WHERE k.opcnamespace OPERATOR(pg_catalog.=) nsp
+    )
+    SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(o.classid, o.objid, 0), ', '
+                                 ORDER BY pg_catalog.pg_describe_object(o.classid, o.objid, 0))
+      INTO found
+      FROM objs o
+     WHERE NOT o.owner OPERATOR(pg_catalog.=) ext_owner
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                        WHERE d.classid OPERATOR(pg_catalog.=) o.classid
+                          AND d.objid OPERATOR(pg_catalog.=) o.objid
+                          AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                          AND d.refobjid OPERATOR(pg_catalog.=) ext_oid);
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = 'schema "durable_tasks" holds objects of other roles than the extension''s owner',
+            DETAIL = 'Objects: ' OPERATOR(pg_catalog.||) found OPERATOR(pg_catalog.||) '.',
+            HINT = 'Drop them (or, after review, give them to the extension''s owner) and update again.';
+    END IF;
+END
+$objects$;
+
 -- Queue management in C (admin.c): create_queue and drop_queue keep the
 -- registry row and the tables together and repair a queue that lost one
 -- of them; the queue's tables are made by the layout steps of layout.c.
@@ -92,9 +165,19 @@ CREATE TABLE durable_tasks.queue_grants (
 
 SELECT pg_catalog.pg_extension_config_dump('durable_tasks.queue_grants', '');
 
+-- Its trigger: every backend drops its cached grants, and DROP ROLE
+-- refuses a role that holds a queue privilege (a shared dependency, kept
+-- in step with the rows, also those pg_restore copies back).
+CREATE FUNCTION durable_tasks.queue_grants_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'dt_grants_changed'
+LANGUAGE C;
+
+REVOKE ALL ON FUNCTION durable_tasks.queue_grants_changed() FROM PUBLIC;
+
 CREATE TRIGGER queue_grants_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON durable_tasks.queue_grants
-    FOR EACH STATEMENT EXECUTE FUNCTION durable_tasks.registry_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION durable_tasks.queue_grants_changed();
 
 CREATE FUNCTION durable_tasks.grant_queue(queue_name text, role_name name, privilege text)
 RETURNS void
@@ -120,19 +203,124 @@ AS 'MODULE_PATHNAME', 'dt_list_queues'
 LANGUAGE C STABLE;
 
 --
+-- Queue tables that another role owned in 1.1 must be exactly what the
+-- layout steps make, before the extension's owner takes them over: a
+-- CHECK constraint, default, index expression, trigger, rule or policy
+-- that role added would run as the owner inside every caller's call.  The
+-- shape of a queue (columns, constraints, indexes and what is attached,
+-- without names) is compared with that of a queue made here by
+-- create_queue and dropped again.
+--
+CREATE FUNCTION durable_tasks.queue_shape(q text, prefixes text[])
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH rels AS (
+    SELECT c.oid, p.prefix, c.relkind, c.relpersistence, c.relispartition, c.relrowsecurity,
+           c.relforcerowsecurity, c.reloftype, c.relam
+      FROM unnest(prefixes) p(prefix)
+      JOIN pg_class c ON c.relnamespace = 'durable_tasks'::regnamespace
+                     AND c.relname = p.prefix || q
+)
+SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+    SELECT 'rel ' || r.prefix || ' ' || concat_ws(' ', r.relkind, r.relpersistence, r.relispartition,
+                                                  r.relrowsecurity, r.relforcerowsecurity,
+                                                  r.reloftype, r.relam)
+      FROM rels r
+    UNION ALL
+    SELECT 'inherits ' || r.prefix FROM rels r, pg_inherits i WHERE r.oid IN (i.inhrelid, i.inhparent)
+    UNION ALL
+    SELECT 'column ' || r.prefix || ' ' || concat_ws(' ', a.attname, format_type(a.atttypid, a.atttypmod),
+                                                     a.attnotnull, a.attgenerated, a.attidentity,
+                                                     a.attcollation, pg_get_expr(d.adbin, d.adrelid))
+      FROM rels r
+      JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    UNION ALL
+    SELECT 'constraint ' || r.prefix || ' ' || k.contype::text || ' '
+           || regexp_replace(pg_get_constraintdef(k.oid), 'REFERENCES durable_tasks\.[a-z0-9_]+\(', 'REFERENCES (')
+      FROM rels r JOIN pg_constraint k ON k.conrelid = r.oid
+    UNION ALL
+    SELECT 'index ' || r.prefix || ' '
+           || regexp_replace(pg_get_indexdef(i.indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ', '')
+           || CASE WHEN i.indisunique THEN ' unique' ELSE '' END
+      FROM rels r JOIN pg_index i ON i.indrelid = r.oid
+    UNION ALL
+    SELECT 'trigger ' || r.prefix || ' ' || g.tgname
+      FROM rels r JOIN pg_trigger g ON g.tgrelid = r.oid AND NOT g.tgisinternal
+    UNION ALL
+    SELECT 'rule ' || r.prefix || ' ' || w.rulename FROM rels r JOIN pg_rewrite w ON w.ev_class = r.oid
+    UNION ALL
+    SELECT 'policy ' || r.prefix || ' ' || p.polname FROM rels r JOIN pg_policy p ON p.polrelid = r.oid
+) x(line)
+$fn$;
+
+DO $shape$
+DECLARE
+    ref_queue CONSTANT text := 'durable_tasks_update_reference';
+    ref       text;
+    ext_owner oid;
+    q         record;
+    diff      text;
+BEGIN
+    SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e
+     WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
+    FOR q IN
+        SELECT qs.queue_name
+          FROM durable_tasks.queues qs
+         WHERE EXISTS (SELECT FROM pg_catalog.pg_class c
+                        WHERE c.relnamespace OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace
+                          AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['t_' OPERATOR(pg_catalog.||) qs.queue_name,
+                                                                          'r_' OPERATOR(pg_catalog.||) qs.queue_name,
+                                                                          'c_' OPERATOR(pg_catalog.||) qs.queue_name])
+                          AND NOT c.relowner OPERATOR(pg_catalog.=) ext_owner)
+         ORDER BY qs.queue_name
+    LOOP
+        IF ref IS NULL THEN
+            IF EXISTS (SELECT FROM durable_tasks.queues qs
+                        WHERE qs.queue_name OPERATOR(pg_catalog.=) ref_queue) THEN
+                RAISE EXCEPTION 'a queue named "%" exists', ref_queue
+                    USING HINT = 'The update makes a queue of that name to compare the others with: drop or rename it first.';
+            END IF;
+            PERFORM durable_tasks.create_queue(ref_queue);
+            ref := durable_tasks.queue_shape(ref_queue, ARRAY['t_', 'r_']);
+            PERFORM durable_tasks.drop_queue(ref_queue);
+        END IF;
+        SELECT pg_catalog.string_agg(l, '; ' ORDER BY l) INTO diff
+          FROM (SELECT pg_catalog.unnest(pg_catalog.string_to_array(
+                           durable_tasks.queue_shape(q.queue_name, ARRAY['t_', 'r_', 'c_']), E'\n'))
+                EXCEPT
+                SELECT pg_catalog.unnest(pg_catalog.string_to_array(ref, E'\n'))) x(l);
+        IF diff IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = '55000',
+                MESSAGE = pg_catalog.format('the tables of queue "%s" are not what durable_tasks made', q.queue_name),
+                DETAIL = pg_catalog.format('They are owned by another role than the extension''s owner and have: %s.', diff),
+                HINT = 'Drop what was added to them (or drop the queue), then update again; the update gives them to the extension''s owner.';
+        END IF;
+    END LOOP;
+END
+$shape$;
+
+DROP FUNCTION durable_tasks.queue_shape(text, text[]);
+
+--
 -- What roles could do through table grants in 1.1 becomes queue
 -- privileges: the owner of t_<queue> gets admin, a role that may INSERT
 -- into t_<queue> producer, one that may UPDATE r_<queue> worker, and a
 -- role that could create queues (INSERT on the registry and CREATE on the
 -- schema) admin on every queue.  Then the extension's owner takes the
 -- queue tables over and every other grant on them and on the registry is
--- revoked: from now on all access goes through the functions.
+-- revoked: from now on all access goes through the functions.  So is
+-- CREATE on the schema.
 --
 DO $grants$
 DECLARE
-    ext_owner oid;
-    g         record;
-    r         record;
+    ext_owner   oid;
+    g           record;
+    r           record;
+    init_before oid[] := ARRAY(SELECT ip.objoid FROM pg_catalog.pg_init_privs ip);
 BEGIN
     SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e
      WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
@@ -153,23 +341,28 @@ BEGIN
         SELECT t.queue_name, a.grantee,
                CASE WHEN t.prefix OPERATOR(pg_catalog.=) 't_' THEN 'producer' ELSE 'worker' END
           FROM tables t, pg_catalog.aclexplode(t.relacl) a
-         WHERE (t.prefix OPERATOR(pg_catalog.=) 't_' AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT')
-            OR (t.prefix OPERATOR(pg_catalog.=) 'r_' AND a.privilege_type OPERATOR(pg_catalog.=) 'UPDATE')
+         WHERE NOT a.grantee OPERATOR(pg_catalog.=) t.relowner
+           AND ((t.prefix OPERATOR(pg_catalog.=) 't_' AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT')
+                OR (t.prefix OPERATOR(pg_catalog.=) 'r_' AND a.privilege_type OPERATOR(pg_catalog.=) 'UPDATE'))
         UNION
         SELECT NULL, a.grantee, 'admin'
           FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
          WHERE c.oid OPERATOR(pg_catalog.=) 'durable_tasks.queues'::pg_catalog.regclass
            AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT'
-           AND (a.grantee OPERATOR(pg_catalog.=) 0
-                OR pg_catalog.has_schema_privilege(a.grantee, 'durable_tasks', 'CREATE'))
+           AND CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0
+                    THEN EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) s
+                                  WHERE n.nspname OPERATOR(pg_catalog.=) 'durable_tasks'
+                                    AND s.grantee OPERATOR(pg_catalog.=) 0
+                                    AND s.privilege_type OPERATOR(pg_catalog.=) 'CREATE')
+                    ELSE pg_catalog.has_schema_privilege(a.grantee, 'durable_tasks', 'CREATE') END
          ORDER BY 1 NULLS FIRST, 2, 3
     LOOP
         CONTINUE WHEN g.grantee OPERATOR(pg_catalog.=) ext_owner;
         PERFORM durable_tasks.grant_queue(
             g.queue_name,
             CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'public'::pg_catalog.name
-                 ELSE (SELECT r.rolname FROM pg_catalog.pg_roles r
-                        WHERE r.oid OPERATOR(pg_catalog.=) g.grantee) END,
+                 ELSE (SELECT ro.rolname FROM pg_catalog.pg_roles ro
+                        WHERE ro.oid OPERATOR(pg_catalog.=) g.grantee) END,
             g.privilege);
     END LOOP;
 
@@ -196,6 +389,37 @@ BEGIN
                                            ELSE r.grantee::pg_catalog.regrole::pg_catalog.text END);
         END LOOP;
     END LOOP;
+
+    -- CREATE on the schema lets a role plant look-alike functions in it;
+    -- queues are made by create_queue from now on.
+    FOR r IN
+        SELECT DISTINCT a.grantee
+          FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+         WHERE n.nspname OPERATOR(pg_catalog.=) 'durable_tasks'
+           AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+           AND NOT a.grantee OPERATOR(pg_catalog.=) n.nspowner
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA durable_tasks FROM %s CASCADE',
+                                  CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                       ELSE r.grantee::pg_catalog.regrole::pg_catalog.text END);
+    END LOOP;
+
+    -- A GRANT or REVOKE inside an extension script records the object's
+    -- ACL as the extension's initial privileges, which pg_dump leaves out
+    -- of dumps: the DBA's grants on the schema would be lost by a dump and
+    -- restore.  A fresh install records none for these objects; neither
+    -- does the update.
+    DELETE FROM pg_catalog.pg_init_privs ip
+     WHERE NOT ip.objoid OPERATOR(pg_catalog.=) ANY (init_before)
+       AND ((ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+             AND ip.objoid OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace)
+            OR (ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND ip.objoid OPERATOR(pg_catalog.=) ANY (ARRAY(
+                    SELECT c.oid FROM pg_catalog.pg_class c
+                     WHERE c.relnamespace OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace
+                       AND c.relkind OPERATOR(pg_catalog.=) 'r'
+                       AND (c.relname OPERATOR(pg_catalog.~) '^[tr]_'
+                            OR c.relname OPERATOR(pg_catalog.=) 'queues')))));
 END
 $grants$;
 

@@ -46,7 +46,11 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_shdepend.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -66,6 +70,7 @@
 PG_FUNCTION_INFO_V1(dt_grant_queue);
 PG_FUNCTION_INFO_V1(dt_revoke_queue);
 PG_FUNCTION_INFO_V1(dt_list_queue_grants);
+PG_FUNCTION_INFO_V1(dt_grants_changed);
 
 static const char *const priv_names[] = {"none", "producer", "worker", "admin"};
 
@@ -421,26 +426,100 @@ dt_role_grants(Oid role)
 }
 
 /*
- * Record (or forget) that the role holds queue privileges, as a shared
- * dependency of queue_grants: DROP ROLE then refuses, as it does for a
- * role that has privileges on a table.
+ * The roles recorded as holding queue privileges: the shared dependencies
+ * of queue_grants on roles (sorted, as updateAclDependencies wants them).
+ */
+static int
+dt_recorded_roles(Oid relid, Oid **roles)
+{
+	Relation	rel = table_open(SharedDependRelationId, AccessShareLock);
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			n = 0;
+	int			max = 8;
+
+	*roles = palloc(max * sizeof(Oid));
+	ScanKeyInit(&key[0], Anum_pg_shdepend_dbid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(MyDatabaseId));
+	ScanKeyInit(&key[1], Anum_pg_shdepend_classid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[2], Anum_pg_shdepend_objid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, SharedDependDependerIndexId, true, NULL,
+							  3, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_shdepend dep = (Form_pg_shdepend) GETSTRUCT(tuple);
+
+		if (dep->deptype != SHARED_DEPENDENCY_ACL ||
+			dep->refclassid != AuthIdRelationId)
+			continue;
+		if (n == max)
+			*roles = repalloc(*roles, (max *= 2) * sizeof(Oid));
+		(*roles)[n++] = dep->refobjid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	qsort(*roles, n, sizeof(Oid), oid_cmp);
+	return n;
+}
+
+/*
+ * Make the shared dependencies of queue_grants on roles match its rows:
+ * DROP ROLE then refuses a role that holds a queue privilege, as it does
+ * for a role with privileges on a table.  Run by the statement trigger on
+ * queue_grants, so it also holds for rows that drop_queue's cascade
+ * deleted and rows that pg_restore copied back.  Inside SPI.
  */
 static void
-dt_role_dependency(Oid role, bool add)
+dt_sync_role_dependencies(Oid relid)
 {
-	Oid		   *members;
+	Oid		   *old_roles;
+	Oid		   *new_roles;
+	int			nold = dt_recorded_roles(relid, &old_roles);
+	int			nnew = 0;
+	int			ret;
 
-	if (!OidIsValid(role))
-		return;
-	/* updateAclDependencies pfrees the arrays it is given */
-	members = palloc(sizeof(Oid));
-	members[0] = role;
-	if (add)
-		updateAclDependencies(RelationRelationId, grants_relid, 0, ext_owner,
-							  0, palloc(sizeof(Oid)), 1, members);
-	else
-		updateAclDependencies(RelationRelationId, grants_relid, 0, ext_owner,
-							  1, members, 0, palloc(sizeof(Oid)));
+	ret = SPI_execute("SELECT DISTINCT g.role_name::pg_catalog.oid "
+					  "FROM durable_tasks.queue_grants g "
+					  "WHERE g.role_name::pg_catalog.oid OPERATOR(pg_catalog.<>) 0 "
+					  "AND g.role_name::pg_catalog.oid IN (SELECT r.oid FROM pg_catalog.pg_roles r) "
+					  "ORDER BY 1", false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "reading the roles of the queue grants");
+	new_roles = palloc((SPI_processed + 1) * sizeof(Oid));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		new_roles[nnew++] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc,
+														   1, &isnull));
+	}
+	/* the owner's own rows are never recorded (as for table ACLs) */
+	updateAclDependencies(RelationRelationId, relid, 0, dt_extension_owner(),
+						  nold, old_roles, nnew, new_roles);
+}
+
+/*
+ * Statement trigger on durable_tasks.queue_grants: every backend drops
+ * its cached grants (at commit), and the roles' dependencies follow.
+ */
+Datum
+dt_grants_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("durable_tasks.queue_grants_changed() can only be called as a trigger")));
+
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	dt_spi_connect();
+	dt_sync_role_dependencies(RelationGetRelid(trigdata->tg_relation));
+	dt_spi_finish();
+	return PointerGetDatum(NULL);
 }
 
 /* GRANT (or REVOKE) USAGE on our schema to the role.  Inside SPI. */
@@ -449,6 +528,15 @@ dt_schema_usage(Oid role, const char *rolename, bool grant)
 {
 	const char *grantee = OidIsValid(role) ? quote_identifier(rolename) : "PUBLIC";
 	int			ret;
+
+	/*
+	 * Not inside an extension script (the update's translation of 1.1
+	 * grants, whose roles have USAGE already): there a GRANT would record
+	 * the schema's whole ACL as the extension's initial privileges, and
+	 * pg_dump would then leave the DBA's schema grants out of dumps.
+	 */
+	if (creating_extension)
+		return;
 
 	ret = SPI_execute(psprintf(grant ? "GRANT USAGE ON SCHEMA %s TO %s" :
 							   "REVOKE USAGE ON SCHEMA %s FROM %s",
@@ -474,7 +562,7 @@ dt_grant_args(char *queue, Oid role, DtPriv priv, char *nulls)
 /*
  * drop_queue: remove the queue's grants (before its registry row, whose
  * foreign key would cascade to them), and for each role left without any,
- * what grant_queue gave it.  Inside SPI.
+ * the USAGE grant_queue gave it.  Inside SPI.
  */
 void
 dt_acl_drop_queue(const char *queue)
@@ -506,10 +594,8 @@ dt_acl_drop_queue(const char *queue)
 		Oid			role = lfirst_oid(lc);
 		char	   *rolename = OidIsValid(role) ? GetUserNameFromId(role, true) : "public";
 
-		if (rolename == NULL || dt_role_grants(role) > 0)
-			continue;
-		dt_role_dependency(role, false);
-		dt_schema_usage(role, rolename, false);
+		if (rolename != NULL && dt_role_grants(role) == 0)
+			dt_schema_usage(role, rolename, false);
 	}
 }
 
@@ -539,11 +625,7 @@ dt_grant_queue(PG_FUNCTION_ARGS)
 								3, argtypes, args, nulls, false, 0);
 	dt_spi_check(ret, SPI_OK_INSERT, "granting a queue privilege");
 	if (SPI_processed > 0)
-	{
-		if (dt_role_grants(role) == 1)
-			dt_role_dependency(role, true);
 		dt_schema_usage(role, rolename, true);
-	}
 	dt_spi_finish();
 	PG_RETURN_VOID();
 }
@@ -574,12 +656,9 @@ dt_revoke_queue(PG_FUNCTION_ARGS)
 								"AND g.privilege OPERATOR(pg_catalog.=) $3",
 								3, argtypes, args, nulls, false, 0);
 	dt_spi_check(ret, SPI_OK_DELETE, "revoking a queue privilege");
+	/* its last grant: nothing is left that grant_queue gave it */
 	if (SPI_processed > 0 && dt_role_grants(role) == 0)
-	{
-		/* its last grant: nothing is left that grant_queue gave it */
-		dt_role_dependency(role, false);
 		dt_schema_usage(role, rolename, false);
-	}
 	dt_spi_finish();
 	PG_RETURN_VOID();
 }

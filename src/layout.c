@@ -27,7 +27,12 @@
  * with the column's own (deterministic) collation, the default operator
  * class and the predicate the extension made.  Hand-made damage is reported
  * with a clear error, never read through (a wrong type read as a uuid
- * would crash the server).
+ * would crash the server).  With privileges in force (1.2 catalogs), the
+ * tables must also carry no code of their own: no trigger but the foreign
+ * keys' internal ones, no rule, no row-level security.  Their statements
+ * run as the extension's owner inside every caller's call, so such code
+ * would run with the owner's rights (a trigger a 1.1 queue owner attached
+ * survives the update's change of owner; this refuses it).
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -39,6 +44,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/pg_extension.h"
@@ -49,6 +55,9 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_opclass.h"
+#include "catalog/pg_rewrite.h"
+#include "catalog/pg_trigger.h"
+#include "utils/fmgroids.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "nodes/primnodes.h"
@@ -144,6 +153,71 @@ dt_qualified_name(char *buf, const char *prefix, const char *queue_name)
 
 /* ---- the check ---- */
 
+static void
+dt_code_error(const char *relname, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("queue table durable_tasks.%s has %s", relname, what),
+			 errdetail("The statements of durable_tasks run as the extension's owner on behalf of every caller; code attached to a queue table would run with the owner's rights."),
+			 errhint("Drop it: queue tables carry no triggers, rules or row-level security.")));
+}
+
+/* No user trigger, rule or row-level security on relid (see above). */
+static void
+dt_code_check(Oid relid, const char *relname)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class rel;
+	bool		triggers;
+	bool		rules;
+	Relation	trigrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	rel = (Form_pg_class) GETSTRUCT(tup);
+	triggers = rel->relhastriggers;	/* has or had: the catalogs say which */
+	rules = rel->relhasrules;
+	if (rel->relrowsecurity)
+		dt_code_error(relname, "row-level security enabled");
+	ReleaseSysCache(tup);
+
+	if (rules)
+	{
+		Relation	rewrite = table_open(RewriteRelationId, AccessShareLock);
+
+		ScanKeyInit(&key, Anum_pg_rewrite_ev_class, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relid));
+		scan = systable_beginscan(rewrite, RewriteRelRulenameIndexId, true,
+								  NULL, 1, &key);
+		if (HeapTupleIsValid(tup = systable_getnext(scan)))
+			dt_code_error(relname, psprintf("rule \"%s\"",
+											NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename)));
+		systable_endscan(scan);
+		table_close(rewrite, AccessShareLock);
+	}
+	if (!triggers)
+		return;
+
+	trigrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(trigrel, TriggerRelidNameIndexId, true, NULL,
+							  1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tup);
+
+		if (!trig->tgisinternal)
+			dt_code_error(relname, psprintf("trigger \"%s\"",
+											NameStr(trig->tgname)));
+	}
+	systable_endscan(scan);
+	table_close(trigrel, AccessShareLock);
+}
+
 /* A plain heap table, not a partition (keyprobe.c reads heap tuples). */
 static void
 dt_table_check(Oid relid, const char *relname)
@@ -162,6 +236,8 @@ dt_table_check(Oid relid, const char *relname)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("durable_tasks.%s is not a plain heap table", relname)));
+	if (dt_acl_enforced())
+		dt_code_check(relid, relname);
 }
 
 /*

@@ -1,11 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * spi_util.c
- *	  SPI connection under a fixed search_path, and SPI result checks.
+ *	  SPI connection under a fixed search_path, as the extension's owner,
+ *	  and SPI result checks.
  *
  * Every module that runs SQL connects through dt_spi_connect(), so that
  * the caller's search_path can neither redirect a statement nor make the
- * plan cache re-analyze a kept plan.  No locks of its own.
+ * plan cache re-analyze a kept plan, and so that the statements run as the
+ * extension's owner, who alone has privileges on the queue tables (acl.c
+ * checked the caller's privilege on the queue before).  The user id is
+ * switched as ri_triggers.c does, in a security-restricted operation, by
+ * the outermost connection only, and given back by dt_spi_finish(); a
+ * (sub)transaction abort restores it, and the callbacks below give our
+ * nesting depth back to what it was when the aborted (sub)transaction
+ * started.  No locks of its own.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -18,6 +26,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "durable_tasks.h"
 
@@ -26,22 +35,62 @@ static int	spi_depth = 0;
 static Oid	saved_userid = InvalidOid;
 static int	saved_sec_context = 0;
 
+/*
+ * The depth at the start of each open subtransaction, innermost last: a
+ * subtransaction that aborts inside our SQL (user code with an EXCEPTION
+ * block called from a statement of ours) gives back the depth it started
+ * at, not 0, so the outer dt_spi_finish still restores the caller.
+ */
+typedef struct DtSubxactDepth
+{
+	SubTransactionId subid;
+	int			depth;
+} DtSubxactDepth;
+
+static DtSubxactDepth *subxact_depths = NULL;
+static int	nsubxacts = 0;
+static int	maxsubxacts = 0;
+
 static void
 dt_spi_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
+	nsubxacts = 0;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		spi_depth = 0;
 }
 
 static void
-dt_spi_subxact_callback(SubXactEvent event,
-						SubTransactionId mySubid pg_attribute_unused(),
+dt_spi_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid pg_attribute_unused(),
 						void *arg pg_attribute_unused())
 {
-	/* none of our calls runs a subtransaction: an abort ends the call */
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		spi_depth = 0;
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (nsubxacts == maxsubxacts)
+			{
+				maxsubxacts = Max(16, maxsubxacts * 2);
+				subxact_depths = subxact_depths == NULL ?
+					MemoryContextAlloc(TopMemoryContext,
+									   maxsubxacts * sizeof(DtSubxactDepth)) :
+					repalloc(subxact_depths, maxsubxacts * sizeof(DtSubxactDepth));
+			}
+			subxact_depths[nsubxacts].subid = mySubid;
+			subxact_depths[nsubxacts].depth = spi_depth;
+			nsubxacts++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+		case SUBXACT_EVENT_ABORT_SUB:
+			if (nsubxacts > 0 && subxact_depths[nsubxacts - 1].subid == mySubid)
+			{
+				nsubxacts--;
+				if (event == SUBXACT_EVENT_ABORT_SUB)
+					spi_depth = subxact_depths[nsubxacts].depth;
+			}
+			break;
+		default:
+			break;
+	}
 }
 
 void
@@ -92,6 +141,7 @@ dt_caller_userid(void)
 void
 dt_spi_finish(void)
 {
+	Assert(spi_depth > 0);
 	if (--spi_depth == 0)
 		SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	PopOverrideSearchPath();

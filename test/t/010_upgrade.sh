@@ -20,11 +20,29 @@
 #     (checksums over all the columns), rewrite no table or index, and leave
 #     the old queues working (keyed spawn hitting a key made at 1.1, claim,
 #     complete, cancel; create/alter/drop queue now in C).
+# (a3) Also at 1.1, application roles get the table grants a 1.1 DBA had to
+#     give: a role that may create queues (CREATE on the schema, INSERT on
+#     the registry) creates shop and scratch itself, so it owns their tables;
+#     producer (INSERT on t_shop), worker (UPDATE on r_shop), a group role
+#     with producer grants and its member, PUBLIC allowed to spawn on pub, a
+#     role with INSERT on the registry but no CREATE on the schema.  Each
+#     does its job at 1.1 with the current library and is refused what its
+#     table grants do not allow.  After the update list_queue_grants() shows
+#     exactly the translated privileges (owner of t_<q> -> admin, INSERT on
+#     t_<q> -> producer, UPDATE on r_<q> -> worker, registry INSERT + schema
+#     CREATE -> admin on every queue), every table of the schema belongs to
+#     the extension's owner with no privilege of any other role, each role
+#     still does its job through the functions and gets 42501 for the rest
+#     (and for the tables), and DROP ROLE is refused until revoke_queue.
+#     The restored copy (C) keeps the grants, the USAGE on the schema and
+#     the roles' jobs.
 # (b) Database B is a fresh install at the default version (1.2) with the
-#     same queues and the same privilege changes.  Its catalog (relations,
-#     columns, constraints, indexes, triggers, functions with their ACLs,
-#     extension membership) and its pg_dump --schema-only must be identical
-#     to A's once A reached 1.2.  A pg_dump -Fc / pg_restore of A keeps
+#     same queues and the same privilege changes (the function ACLs, the
+#     1.1 DBA's schema grants, the queue privileges A's update made).  Its
+#     catalog (relations, columns, constraints, indexes, triggers, functions
+#     with their ACLs, extension membership, the schema's ACL and initial
+#     privileges) and its pg_dump --schema-only must be identical to A's
+#     once A reached 1.2.  A pg_dump -Fc / pg_restore of A keeps
 #     every row and the privileges.
 # shellcheck source=test/t/tap.bash
 source "$(dirname "$0")/tap.bash"
@@ -40,8 +58,21 @@ dt_newdb "$C"         # (before the roles: a copy left by an earlier run holds t
 # Roles are cluster-wide: dropped and made again here, dropped at the end.
 APP=dt_t010_app       # gets EXECUTE on the functions revoked from PUBLIC
 PLAIN=dt_t010_plain   # no grant of its own: what PUBLIC may do
+# the application's roles of (a3), set up at 1.1 with table grants; all of
+# them members of $APP, so that the DBA's EXECUTE revokes of (a2) leave
+# them their functions
+CREATOR=dt_t010_creator  # may create queues at 1.1: creates shop and scratch
+PROD=dt_t010_prod        # producer on shop (INSERT on t_shop)
+WORK=dt_t010_work        # worker on shop (UPDATE on r_shop)
+GROUP=dt_t010_group      # producer grants on shop, held for ...
+MEMBER=dt_t010_member    # ... its member, which has no grant of its own
+REG=dt_t010_reg          # INSERT on the registry but no CREATE on the schema
+APP_ROLES=("$CREATOR" "$PROD" "$WORK" "$GROUP" "$MEMBER" "$REG")
 q "$A" "SET client_min_messages = warning; DROP ROLE IF EXISTS $APP; DROP ROLE IF EXISTS $PLAIN;
-        CREATE ROLE $APP NOLOGIN; CREATE ROLE $PLAIN NOLOGIN"
+        $(printf 'DROP ROLE IF EXISTS %s; ' "${APP_ROLES[@]}")
+        CREATE ROLE $APP NOLOGIN; CREATE ROLE $PLAIN NOLOGIN;
+        $(printf 'CREATE ROLE %s NOLOGIN IN ROLE '"$APP"'; ' "$CREATOR" "$PROD" "$WORK" "$GROUP" "$REG")
+        CREATE ROLE $MEMBER NOLOGIN IN ROLE $GROUP"
 
 # ---------------------------------------------------------------------------
 # (a) 1.0 database
@@ -369,6 +400,76 @@ fi
 is "$(ikey_def "$A" gamma)" "$IKEY" "A: the new queue has the partial unique index"
 
 # ---------------------------------------------------------------------------
+# (a3) the application's roles at 1.1: table grants, as a 1.1 DBA had to
+# give them, and each role doing its job through the 1.1 functions served
+# by the current library (the 1.1 catalogs: table privileges apply, the
+# functions run as the caller)
+# ---------------------------------------------------------------------------
+as_role() {   # as_role DB ROLE SQL: run SQL after SET ROLE, print the rows
+    local db=$1 role=$2
+    shift 2
+    q "$db" "SET ROLE $role; $*"
+}
+err_as() {    # err_as DB ROLE SQL: "SQLSTATE: message" of the error SQL raises ("no error" if none)
+    local db=$1 role=$2 out
+    shift 2
+    out=$(q_try "$db" "SET ROLE $role; $*" | sed -n 's/^ERROR:  //p' | head -n 1)
+    echo "${out:-no error}"
+}
+detail_as() { # detail_as DB ROLE SQL: the DETAIL of the error SQL raises
+    local db=$1 role=$2
+    shift 2
+    q_try "$db" "SET ROLE $role; $*" | sed -n 's/^DETAIL:  //p' | head -n 1
+}
+
+# the creator could create queues in 1.1: CREATE on the schema (the tables)
+# and INSERT on the registry (plus UPDATE and DELETE: alter and drop);
+# everyone else reads the registry (the queue cache of the library)
+q "$A" "GRANT USAGE, CREATE ON SCHEMA durable_tasks TO $CREATOR;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON durable_tasks.queues TO $CREATOR;
+        GRANT USAGE ON SCHEMA durable_tasks TO $PROD, $WORK, $GROUP, $PLAIN, $REG;
+        GRANT SELECT ON durable_tasks.queues TO $PROD, $WORK, $GROUP, $PLAIN;
+        GRANT SELECT, INSERT ON durable_tasks.queues TO $REG"
+as_role "$A" "$CREATOR" "SELECT durable_tasks.create_queue('shop');
+        SELECT durable_tasks.create_queue('scratch');
+        SELECT durable_tasks.alter_queue('shop', '{\"dedup_ttl_seconds\": 86400}');
+        GRANT SELECT, INSERT ON durable_tasks.t_shop, durable_tasks.r_shop TO $PROD, $GROUP;
+        GRANT SELECT, UPDATE ON durable_tasks.t_shop TO $WORK;
+        GRANT SELECT, INSERT, UPDATE ON durable_tasks.r_shop TO $WORK" >/dev/null
+# a queue of the DBA's on which PUBLIC may spawn
+q "$A" "SELECT durable_tasks.create_queue('pub');
+        GRANT SELECT, INSERT ON durable_tasks.t_pub, durable_tasks.r_pub TO PUBLIC" >/dev/null
+is "$(q "$A" "SELECT string_agg(relname || '=' || relowner::regrole, ' ' ORDER BY relname) FROM pg_class
+               WHERE relnamespace = 'durable_tasks'::regnamespace AND relname ~ '^[tr]_(shop|scratch|pub)\$'")" \
+    "r_pub=postgres r_scratch=$CREATOR r_shop=$CREATOR t_pub=postgres t_scratch=$CREATOR t_shop=$CREATOR" \
+    "A (1.1): the creator role made shop and scratch itself and owns their tables"
+is "$(as_role "$A" "$PROD" "CREATE TEMP TABLE s AS
+        SELECT 1 AS n, * FROM durable_tasks.spawn_task('shop', 'order', '{\"n\": 1}');
+        INSERT INTO s SELECT 2, * FROM durable_tasks.spawn_task('shop', 'order', '{\"n\": 2}', idempotency_key => 'order-2');
+        INSERT INTO s SELECT 3, * FROM durable_tasks.spawn_task('shop', 'order', '{\"n\": 2}', idempotency_key => 'order-2');
+        SELECT n || ':' || created || ':' || state FROM s ORDER BY n;
+        SELECT 'get:' || g.state FROM durable_tasks.get_task('shop', (SELECT task_id FROM s WHERE n = 1)) g")" \
+    "1:true:pending
+2:true:pending
+3:false:pending
+get:pending" "A (1.1): the producer role spawns (keyed too) and reads its task with table grants"
+is "$(as_role "$A" "$MEMBER" "SELECT s.created FROM durable_tasks.spawn_task('shop', 'member', '{}') s")" \
+    "t" "A (1.1): a member of the group role spawns through the group's grants"
+is "$(as_role "$A" "$PLAIN" "SELECT s.created FROM durable_tasks.spawn_task('pub', 'anyone', '{}') s")" \
+    "t" "A (1.1): a role without grants spawns on the queue granted to PUBLIC"
+is "$(as_role "$A" "$WORK" "CREATE TEMP TABLE c AS SELECT * FROM durable_tasks.claim_task('shop', 'w1', 3600);
+        SELECT 'claim:' || task_name || ':' || (params ->> 'n') FROM c;
+        SELECT 'done:' || count(*) FROM c, LATERAL durable_tasks.complete_run('shop', c.run_id, '{\"ok\": 1}')")" \
+    "claim:order:1
+done:1" "A (1.1): the worker role claims and completes with table grants"
+is "$(err_as "$A" "$PROD" "SELECT * FROM durable_tasks.claim_task('shop', 'p', 60)")" \
+    "42501: permission denied for table r_shop" "A (1.1): the producer role may not claim (no UPDATE on r_shop)"
+is "$(err_as "$A" "$WORK" "SELECT * FROM durable_tasks.spawn_task('shop', 'w', '{}')")" \
+    "42501: permission denied for table t_shop" "A (1.1): the worker role may not spawn (no INSERT on t_shop)"
+is "$(err_as "$A" "$REG" "SELECT durable_tasks.create_queue('regq')")" \
+    "42501: permission denied for schema durable_tasks" "A (1.1): a role without CREATE on the schema cannot create a queue"
+
+# ---------------------------------------------------------------------------
 # (a2) 1.1 -> 1.2, after the DBA changed privileges at 1.1
 # ---------------------------------------------------------------------------
 # spawn_task is left alone by 1.2; the other four become C functions through
@@ -468,7 +569,7 @@ is "$(grep -Ev '^(sum|aft|nodes|acl):' <<<"$out")" "pre_hit:false
 pre_cancel:0
 acl_compared:$((N_FUNCS11 - 3))
 acl_gone:durable_tasks.add_idempotency_key(text),durable_tasks.check_queue(text,boolean),durable_tasks.check_queue_options(jsonb)
-acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.grant_queue(text,name,text),durable_tasks.list_queue_grants(text),durable_tasks.revoke_queue(text,name,text),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.spawn_tasks(text,jsonb,jsonb)
+acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.grant_queue(text,name,text),durable_tasks.list_queue_grants(text),durable_tasks.queue_grants_changed(),durable_tasks.revoke_queue(text,name,text),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.spawn_tasks(text,jsonb,jsonb)
 hit:false:pending:true
 cancel:1
 cancel_again:0
@@ -479,7 +580,7 @@ states:lease=completed,x=completed
 delta:never:60
 delta_spawn:true
 delta_spawn:false
-queues:alpha,beta,delta,gamma,$LONGQ" \
+queues:alpha,beta,delta,gamma,pub,$LONGQ,scratch,shop" \
     "A: ALTER EXTENSION UPDATE to $FINAL in a session that used the 1.1 functions; old queues work right after"
 is "$(q "$A" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks'")" \
     "$FINAL" "A: extension at version $FINAL after the second update"
@@ -535,6 +636,125 @@ fi
 is "$(ikey_def "$A" delta)" "$IKEY" "A: the queue created at $FINAL has the partial unique index"
 
 # ---------------------------------------------------------------------------
+# (a3) the application's roles at 1.2: their 1.1 table grants became queue
+# privileges, the queue tables belong to the extension's owner, and each
+# role still does its job, through the functions only
+# ---------------------------------------------------------------------------
+# the owner of t_<q> -> admin on q; INSERT on t_<q> -> producer; UPDATE on
+# r_<q> -> worker; INSERT on the registry and CREATE on the schema -> admin
+# on every queue (not REG: no CREATE on the schema).  PLAIN's, REG's and
+# everybody's SELECT on the registry, the worker's UPDATE on t_shop and the
+# INSERT on r_<q> map to nothing.
+GRANTS_SQL="SELECT coalesce(queue_name, '*') || ' ' || role_name || ' ' || privilege
+              FROM durable_tasks.list_queue_grants() ORDER BY queue_name NULLS FIRST, role_name, privilege"
+is "$(q "$A" "$GRANTS_SQL")" "* $CREATOR admin
+pub public producer
+scratch $CREATOR admin
+shop $CREATOR admin
+shop $GROUP producer
+shop $PROD producer
+shop $WORK worker" "A: list_queue_grants() after the update: the 1.1 table grants, translated"
+is "$(as_role "$A" "$CREATOR" "$GRANTS_SQL")" "$(q "$A" "$GRANTS_SQL")" \
+    "A: the creator role (admin on every queue) sees every grant"
+is "$(as_role "$A" "$PROD" "$GRANTS_SQL")" "" "A: the producer role sees no grant (admin on no queue)"
+
+# ownership and table privileges: the extension's owner alone, on every
+# queue table, the registry and queue_grants
+TABLE_ACL_SQL="SELECT string_agg(c.relname || ':' || (c.relowner = e.extowner)
+                                 || ':' || coalesce((SELECT string_agg(a.grantee::regrole::text || '=' || a.privilege_type, ',')
+                                                       FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner), '-'),
+                                 ' ' ORDER BY c.relname)
+                 FROM pg_class c, pg_extension e
+                WHERE e.extname = 'durable_tasks' AND c.relnamespace = 'durable_tasks'::regnamespace
+                  AND c.relkind = 'r'"
+TABLE_ACL_EXPECTED=$(q "$A" "SELECT string_agg(c.relname || ':true:-', ' ' ORDER BY c.relname) FROM pg_class c
+                             WHERE c.relnamespace = 'durable_tasks'::regnamespace AND c.relkind = 'r'")
+is "$(q "$A" "$TABLE_ACL_SQL")" "$TABLE_ACL_EXPECTED" \
+    "A: every table of the schema is owned by the extension's owner, with no privilege of another role"
+is "$(q "$A" "SELECT count(*) FROM pg_class c
+               WHERE c.relnamespace = 'durable_tasks'::regnamespace AND c.relkind = 'r'
+                 AND c.relname ~ '^(c_|r_|t_)(shop|scratch|pub)\$'")" "9" \
+    "A: (the tables of shop, scratch and pub, c_ included, are among them)"
+is "$(q "$A" "SELECT count(*) FROM pg_class c, unnest(ARRAY['$CREATOR', '$PROD', '$WORK', '$GROUP', '$MEMBER', '$REG', '$PLAIN']) r(role),
+                    unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p(priv)
+               WHERE c.relnamespace = 'durable_tasks'::regnamespace AND c.relkind = 'r'
+                 AND has_table_privilege(r.role, c.oid, p.priv)")" "0" \
+    "A: no application role has any privilege on any table of the schema"
+
+# each role does its job through the functions...
+is "$(as_role "$A" "$PROD" "CREATE TEMP TABLE s AS
+        SELECT 1 AS n, * FROM durable_tasks.spawn_task('shop', 'order', '{\"n\": 3}');
+        INSERT INTO s SELECT 2, * FROM durable_tasks.spawn_task('shop', 'order', '{\"n\": 2}', idempotency_key => 'order-2');
+        SELECT n || ':' || created || ':' || state FROM s ORDER BY n;
+        SELECT 'get:' || g.state || ':' || g.idempotency_key FROM s, durable_tasks.get_task('shop', s.task_id) g WHERE s.n = 2")" \
+    "1:true:pending
+2:false:pending
+get:pending:order-2" "A: the producer role spawns after the update; its 1.1 key still deduplicates"
+is "$(as_role "$A" "$MEMBER" "SELECT s.created FROM durable_tasks.spawn_task('shop', 'member', '{\"n\": 4}') s")" \
+    "t" "A: the member of the group role spawns (the group's producer privilege)"
+is "$(as_role "$A" "$PLAIN" "SELECT s.created || ':' || s.state FROM durable_tasks.spawn_tasks('pub', '[{\"task_name\": \"anyone\", \"params\": {}}]') s")" \
+    "true:pending" "A: a role without grants spawns on pub (PUBLIC's producer privilege)"
+is "$(as_role "$A" "$WORK" "CREATE TEMP TABLE c AS SELECT * FROM durable_tasks.claim_task('shop', 'w2', 3600, 10);
+        SELECT 'claimed:' || count(*) FROM c;
+        SELECT 'done:' || count(*) FROM c, LATERAL durable_tasks.complete_run('shop', c.run_id, '{\"ok\": 2}');
+        SELECT 'left:' || count(*) FROM durable_tasks.claim_task('shop', 'w2', 3600, 10)")" \
+    "claimed:4
+done:4
+left:0" "A: the worker role claims and completes every pending task of shop"
+is "$(as_role "$A" "$CREATOR" "SELECT durable_tasks.alter_queue('shop', '{\"dedup_ttl_seconds\": 60}');
+        SELECT 'ttl:' || dedup_ttl_seconds FROM durable_tasks.list_queues() WHERE queue_name = 'shop';
+        SELECT 'cancel:' || durable_tasks.cancel_task('shop', s.task_id) FROM durable_tasks.spawn_task('shop', 'doomed', '{}') s;
+        SELECT durable_tasks.drop_queue('scratch');
+        SELECT durable_tasks.create_queue('made12');
+        SELECT 'made12:' || count(*) FROM durable_tasks.list_queues() WHERE queue_name = 'made12';
+        SELECT durable_tasks.drop_queue('made12');
+        SELECT 'queues:' || string_agg(queue_name, ',' ORDER BY queue_name) FROM durable_tasks.list_queues()" | grep -v '^$')" \
+    "ttl:60
+cancel:1
+made12:1
+queues:alpha,beta,delta,gamma,pub,$LONGQ,shop" \
+    "A: the creator role alters shop, cancels, drops scratch (made at 1.1), creates and drops a queue"
+is "$(q "$A" "SELECT count(*) FROM durable_tasks.list_queue_grants() WHERE queue_name IN ('scratch', 'made12')")" "0" \
+    "A: the grants on the dropped queues went with them"
+is "$(as_role "$A" "$PROD" "SELECT string_agg(queue_name, ',' ORDER BY queue_name) FROM durable_tasks.list_queues()")" \
+    "pub,shop" "A: list_queues() shows the producer role its queues only"
+
+# ... and is denied what it may not do
+is "$(err_as "$A" "$PROD" "SELECT * FROM durable_tasks.claim_task('shop', 'p', 60)")" \
+    '42501: permission denied for queue "shop"' "A: the producer role may not claim"
+is "$(detail_as "$A" "$PROD" "SELECT * FROM durable_tasks.claim_task('shop', 'p', 60)")" \
+    'durable_tasks.claim_task needs the worker privilege on queue "shop".' "A: (the DETAIL names the privilege needed)"
+is "$(err_as "$A" "$MEMBER" "SELECT * FROM durable_tasks.claim_task('shop', 'p', 60)")" \
+    '42501: permission denied for queue "shop"' "A: the member of the group role may not claim"
+is "$(err_as "$A" "$WORK" "SELECT durable_tasks.cancel_task('shop', (SELECT task_id FROM durable_tasks.spawn_task('shop', 'w', '{}')))")" \
+    '42501: permission denied for queue "shop"' "A: the worker role may not cancel"
+is "$(err_as "$A" "$WORK" "SELECT durable_tasks.alter_queue('shop', '{}')")" \
+    '42501: permission denied for queue "shop"' "A: the worker role may not alter the queue"
+is "$(err_as "$A" "$PLAIN" "SELECT * FROM durable_tasks.claim_task('pub', 'p', 60)")" \
+    '42501: permission denied for queue "pub"' "A: PUBLIC's producer privilege on pub does not let claim"
+is "$(err_as "$A" "$PLAIN" "SELECT * FROM durable_tasks.spawn_tasks('shop', '[{\"task_name\": \"x\", \"params\": {}}]')")" \
+    '42501: permission denied for queue "shop"' "A: a role without grants may not spawn on shop"
+is "$(err_as "$A" "$PROD" "SELECT * FROM durable_tasks.spawn_task('alpha', 'x', '{}')")" \
+    '42501: permission denied for queue "alpha"' "A: the producer role may not spawn on a queue it had no grant on"
+is "$(err_as "$A" "$REG" "SELECT durable_tasks.create_queue('regq')")" \
+    '42501: permission denied to create queue "regq"' "A: INSERT on the registry without CREATE on the schema gave no admin"
+for r in "$PROD" "$WORK" "$CREATOR"; do
+    is "$(err_as "$A" "$r" "SELECT count(*) FROM durable_tasks.t_shop")" \
+        "42501: permission denied for table t_shop" "A: $r may not read t_shop directly"
+done
+is "$(err_as "$A" "$WORK" "UPDATE durable_tasks.r_shop SET state = state")" \
+    "42501: permission denied for table r_shop" "A: the worker role may not update r_shop directly"
+is "$(err_as "$A" "$CREATOR" "INSERT INTO durable_tasks.queues (queue_name) VALUES ('sneaky')")" \
+    "42501: permission denied for table queues" "A: the creator role may not write the registry directly"
+is "$(err_as "$A" "$CREATOR" "ALTER TABLE durable_tasks.t_shop ADD COLUMN x integer")" \
+    "42501: must be owner of table t_shop" "A: the creator role no longer owns t_shop"
+
+# a role that holds a queue privilege cannot be dropped
+is "$(q_try "$A" "BEGIN; DROP ROLE $WORK; ROLLBACK" | sed -n 's/^ERROR:  //p')" \
+    "2BP01: role \"$WORK\" cannot be dropped because some objects depend on it" \
+    "A: DROP ROLE of the worker role is refused while it holds a queue privilege"
+
+# ---------------------------------------------------------------------------
 # (b) fresh install at the default version with the same queues and the
 #     same privilege changes; compare the schemas with A at 1.2
 # ---------------------------------------------------------------------------
@@ -547,20 +767,47 @@ is "$(q "$B" "SELECT extversion FROM pg_extension WHERE extname = 'durable_tasks
 # privileges after the update are exactly those of a fresh install plus the
 # DBA's changes - registry_changed() revoked from PUBLIC included.
 q "$B" "$PRIV_SQL"
+# and the same schema grants as A: the 1.1 DBA's, in the same order
+q "$B" "GRANT USAGE, CREATE ON SCHEMA durable_tasks TO $CREATOR;
+        GRANT USAGE ON SCHEMA durable_tasks TO $PROD, $WORK, $GROUP, $PLAIN, $REG"
 q "$B" "SELECT durable_tasks.create_queue('alpha'); SELECT durable_tasks.create_queue('beta');
         SELECT durable_tasks.create_queue('$LONGQ'); SELECT durable_tasks.create_queue('gamma');
-        SELECT durable_tasks.create_queue('delta', '{\"key_reuse\": \"never\"}')" >/dev/null
+        SELECT durable_tasks.create_queue('delta', '{\"key_reuse\": \"never\"}');
+        SELECT durable_tasks.create_queue('shop'); SELECT durable_tasks.create_queue('pub')" >/dev/null
+# the queue privileges of A, granted at $FINAL; the update also revoked
+# CREATE on the schema from the creator, and granted no USAGE (the roles of
+# A had it, and a GRANT inside the update would hide the schema's grants from
+# pg_dump): grant_queue's USAGE for PUBLIC is revoked again to match
+q "$B" "SELECT durable_tasks.grant_queue(NULL, '$CREATOR', 'admin');
+        SELECT durable_tasks.grant_queue('shop', '$CREATOR', 'admin');
+        SELECT durable_tasks.grant_queue('shop', '$GROUP', 'producer');
+        SELECT durable_tasks.grant_queue('shop', '$PROD', 'producer');
+        SELECT durable_tasks.grant_queue('shop', '$WORK', 'worker');
+        SELECT durable_tasks.grant_queue('pub', 'public', 'producer');
+        REVOKE CREATE ON SCHEMA durable_tasks FROM $CREATOR;
+        REVOKE USAGE ON SCHEMA durable_tasks FROM PUBLIC" >/dev/null
 L_B_ALPHA=$(layout "$B" alpha)
 is "$L_B_ALPHA" "$L_ALPHA" "B: a fresh $FINAL queue has the layout of an upgraded one"
 is "$(exec_privs "$B")" "$(exec_privs "$A")" "B: the same function privileges as A"
 
+# A relation's ACL prints as '-' when it is the default, the owner's privileges
+# only: the update's ALTER TABLE ... OWNER TO and REVOKEs leave a queue table
+# that had grants in 1.1 with an explicit {owner=arwdDxt/owner}, the same
+# privileges as the NULL ACL of a table nobody granted anything on (pg_dump
+# prints neither).  Any other privilege still shows and must match.  For the
+# same reason an initial privilege (pg_init_privs, what pg_dump takes as made
+# by CREATE EXTENSION and leaves out of the dump) of a table that is only the
+# owner's is left out.  The schema's ACL and its initial privileges are in:
+# the update's grants must not become initial privileges of the schema, or
+# pg_dump leaves the USAGE of the roles out and a restore loses it.
 CATALOG_SQL="
 WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'durable_tasks'),
      nsp AS (SELECT oid FROM pg_namespace WHERE nspname = 'durable_tasks'),
      rel AS (SELECT c.oid, c.relname, c.relkind FROM pg_class c, nsp WHERE c.relnamespace = nsp.oid)
 SELECT line FROM (
     SELECT 1 AS k, 'relation ' || relname || ' kind=' || relkind::text
-           || ' acl=' || coalesce((SELECT relacl::text FROM pg_class WHERE oid = rel.oid), '-')
+           || ' acl=' || coalesce((SELECT relacl::text FROM pg_class
+                                    WHERE oid = rel.oid AND relacl <> acldefault('r', relowner)), '-')
            || ' comment=' || coalesce(obj_description(rel.oid, 'pg_class'), '-') AS line
       FROM rel
     UNION ALL
@@ -598,6 +845,17 @@ SELECT line FROM (
                                        FROM unnest(e.extconfig, e.extcondition) AS u(c, w)), '-')
               || ' relocatable=' || e.extrelocatable || ' schema=' || e.extnamespace::regnamespace::text
       FROM pg_extension e, ext WHERE e.oid = ext.oid
+    UNION ALL
+    SELECT 10, 'schema acl=' || coalesce(n.nspacl::text, '-') FROM pg_namespace n, nsp WHERE n.oid = nsp.oid
+    UNION ALL
+    SELECT 11, 'init_privs ' || pg_describe_object(ip.classoid, ip.objoid, ip.objsubid) || ' ' || ip.initprivs::text
+      FROM pg_init_privs ip, ext, nsp
+     WHERE (ip.classoid = 'pg_namespace'::regclass AND ip.objoid = nsp.oid
+            OR EXISTS (SELECT 1 FROM pg_depend dep
+                        WHERE dep.refclassid = 'pg_extension'::regclass AND dep.refobjid = ext.oid
+                          AND dep.deptype = 'e' AND dep.classid = ip.classoid AND dep.objid = ip.objoid))
+       AND NOT (ip.classoid = 'pg_class'::regclass
+                AND ip.initprivs = acldefault('r', (SELECT relowner FROM pg_class WHERE oid = ip.objoid)))
 ) x ORDER BY k, line"
 q "$A" "$CATALOG_SQL" >"$T_SCRATCH/catalog_a.txt"
 q "$B" "$CATALOG_SQL" >"$T_SCRATCH/catalog_b.txt"
@@ -648,10 +906,45 @@ is "$(q "$C" "SELECT s.created FROM durable_tasks.spawn_task('alpha', 'send_rece
     "f" "upgraded database, restored: keys still deduplicate"
 is "$(q "$C" "$PROACL_SQL")" "$(q "$A" "$PROACL_SQL")" "upgraded database, restored: the function privileges"
 
-# the roles go once no database refers to them any more
+# the queue privileges and the roles' jobs survive the dump and restore
+is "$(q "$C" "$GRANTS_SQL")" "$(q "$A" "$GRANTS_SQL")" "upgraded database, restored: the queue grants"
+is "$(q "$C" "$TABLE_ACL_SQL")" "$(q "$A" "$TABLE_ACL_SQL")" "upgraded database, restored: the table owners and privileges"
+is "$(as_role "$C" "$PROD" "SELECT s.created FROM durable_tasks.spawn_task('shop', 'restored', '{}') s")" \
+    "t" "upgraded database, restored: the producer role spawns"
+is "$(as_role "$C" "$MEMBER" "SELECT s.created FROM durable_tasks.spawn_task('shop', 'restored_m', '{}') s")" \
+    "t" "upgraded database, restored: the member of the group role spawns"
+is "$(as_role "$C" "$PLAIN" "SELECT s.created FROM durable_tasks.spawn_tasks('pub', '[{\"task_name\": \"r\", \"params\": {}}]') s")" \
+    "t" "upgraded database, restored: a role without grants spawns on pub"
+is "$(as_role "$C" "$WORK" "SELECT string_agg(c.task_name, ',' ORDER BY c.task_name) FROM durable_tasks.claim_task('shop', 'wc', 60, 10) c
+                             WHERE c.task_name LIKE 'restored%'")" \
+    "restored,restored_m" "upgraded database, restored: the worker role claims"
+is "$(err_as "$C" "$PROD" "SELECT * FROM durable_tasks.claim_task('shop', 'p', 60)")" \
+    '42501: permission denied for queue "shop"' "upgraded database, restored: the producer role may not claim"
+# what makes DROP ROLE refuse: queue_grants depends on the role (pg_shdepend)
+SHDEP_SQL="SELECT string_agg(r.rolname, ',' ORDER BY r.rolname) FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+            WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND d.classid = 'pg_class'::regclass AND d.objid = 'durable_tasks.queue_grants'::regclass"
+is "$(q "$A" "$SHDEP_SQL")" "$CREATOR,$GROUP,$PROD,$WORK" "A: queue_grants depends on every role holding a queue privilege but PUBLIC"
+is "$(q "$C" "$SHDEP_SQL")" "$(q "$A" "$SHDEP_SQL")" "upgraded database, restored: queue_grants depends on the same roles"
+
+# Roles are cluster-wide: what refers to them goes first.  In A the queue
+# privileges are revoked (and with the last one the USAGE on the schema);
+# after that, nothing is left of the worker role's 1.1 grants.
+for db in "$B" "$C"; do
+    dropdb --if-exists --force "$db" >/dev/null 2>&1 || diag "could not drop database $db"
+done
+N_GRANTS=$(q "$A" "SELECT count(*) FROM durable_tasks.list_queue_grants()")
+is "$(q "$A" "SELECT count(*) FROM durable_tasks.list_queue_grants() g,
+                   LATERAL durable_tasks.revoke_queue(g.queue_name, g.role_name, g.privilege);
+              SELECT count(*) FROM durable_tasks.list_queue_grants()")" "$N_GRANTS
+0" "A: revoke_queue of every grant"
+is "$(q_try "$A" "BEGIN; DROP ROLE $WORK; ROLLBACK" | sed -n 's/^ERROR:  //p')" "" \
+    "A: DROP ROLE of the worker role succeeds once its queue privileges are revoked"
 for db in "$A" "$B" "$C"; do
     dropdb --if-exists --force "$db" >/dev/null 2>&1 || diag "could not drop database $db"
 done
-q postgres "DROP ROLE $APP; DROP ROLE $PLAIN" || diag "could not drop roles $APP, $PLAIN"
+q postgres "DROP ROLE $APP; DROP ROLE $PLAIN; DROP ROLE $MEMBER;
+            $(printf 'DROP ROLE %s; ' "$CREATOR" "$PROD" "$WORK" "$GROUP" "$REG")" ||
+    diag "could not drop roles $APP, $PLAIN, ${APP_ROLES[*]}"
 
 dt_finish
