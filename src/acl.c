@@ -53,6 +53,8 @@
 #include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "lib/qunique.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -391,6 +393,19 @@ dt_arg_priv(FunctionCallInfo fcinfo, int argno)
 	return priv;
 }
 
+/*
+ * Changes of grants take turns: each ends with a GRANT or REVOKE on the
+ * schema, which two sessions cannot do at once ("tuple concurrently
+ * updated"), and with the sync of the roles' dependencies, which must see
+ * the other's rows.  A self-conflicting lock on queue_grants, held to the
+ * end of the transaction; spawns and claims never take it.
+ */
+static void
+dt_lock_grants(void)
+{
+	LockRelationOid(grants_relid, ShareUpdateExclusiveLock);
+}
+
 /* The queue of a grant_queue/revoke_queue call (NULL: every queue). */
 static char *
 dt_arg_grant_queue(FunctionCallInfo fcinfo)
@@ -407,6 +422,7 @@ dt_arg_grant_queue(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", queue)));
+	dt_lock_grants();
 	return queue;
 }
 
@@ -462,7 +478,7 @@ dt_recorded_roles(Oid relid, Oid **roles)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	qsort(*roles, n, sizeof(Oid), oid_cmp);
-	return n;
+	return qunique(*roles, n, sizeof(Oid), oid_cmp);
 }
 
 /*
@@ -516,6 +532,8 @@ dt_grants_changed(PG_FUNCTION_ARGS)
 				 errmsg("durable_tasks.queue_grants_changed() can only be called as a trigger")));
 
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	LockRelationOid(RelationGetRelid(trigdata->tg_relation),
+					ShareUpdateExclusiveLock);	/* see dt_lock_grants */
 	dt_spi_connect();
 	dt_sync_role_dependencies(RelationGetRelid(trigdata->tg_relation));
 	dt_spi_finish();
@@ -575,6 +593,7 @@ dt_acl_drop_queue(const char *queue)
 
 	if (!dt_acl_enforced())
 		return;
+	dt_lock_grants();
 	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queue_grants g "
 								"WHERE g.queue_name OPERATOR(pg_catalog.=) $1 "
 								"RETURNING g.role_name::pg_catalog.oid",
@@ -685,6 +704,10 @@ dt_list_queue_grants(PG_FUNCTION_ARGS)
 		dt_acl_check(fcinfo, queue, DT_PRIV_ADMIN);
 	if (!dt_acl_enforced())
 		return (Datum) 0;
+	if (queue != NULL && !dt_registry_has(queue))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue)));
 
 	args[0] = queue ? CStringGetTextDatum(queue) : (Datum) 0;
 	dt_spi_connect();

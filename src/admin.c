@@ -393,6 +393,7 @@ dt_queue_layout_step(PG_FUNCTION_ARGS)
 						 name)));
 		PG_RETURN_VOID();
 	}
+	(void) dt_acl_enforced();	/* so that the new tables are the owner's */
 	dt_spi_connect();
 	dt_layout_step(name, version);
 	dt_spi_finish();
