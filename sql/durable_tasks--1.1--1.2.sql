@@ -93,6 +93,9 @@ BEGIN
         UNION ALL
         SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, k.oid, k.opcowner
           FROM pg_catalog.pg_opclass k WHERE k.opcnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, x.oid, x.stxowner
+          FROM pg_catalog.pg_statistic_ext x WHERE x.stxnamespace OPERATOR(pg_catalog.=) nsp
     )
     SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(o.classid, o.objid, 0), ', '
                                  ORDER BY pg_catalog.pg_describe_object(o.classid, o.objid, 0))
@@ -253,6 +256,9 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
     SELECT 'rule ' || r.prefix || ' ' || w.rulename FROM rels r JOIN pg_rewrite w ON w.ev_class = r.oid
     UNION ALL
     SELECT 'policy ' || r.prefix || ' ' || p.polname FROM rels r JOIN pg_policy p ON p.polrelid = r.oid
+    UNION ALL
+    SELECT 'statistics ' || r.prefix || ' ' || pg_get_statisticsobjdef(x.oid)
+      FROM rels r JOIN pg_statistic_ext x ON x.stxrelid = r.oid
 ) x(line)
 $fn$;
 
@@ -379,10 +385,15 @@ BEGIN
             EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %s', g.rel,
                                       ext_owner::pg_catalog.regrole);
         END IF;
+        -- (a REVOKE on the table also revokes its column privileges)
         FOR r IN
-            SELECT DISTINCT x.grantee FROM pg_catalog.aclexplode(g.relacl) x
-             WHERE NOT x.grantee OPERATOR(pg_catalog.=) g.relowner
-               AND NOT x.grantee OPERATOR(pg_catalog.=) ext_owner
+            SELECT x.grantee FROM pg_catalog.aclexplode(g.relacl) x
+            UNION
+            SELECT y.grantee
+              FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) y
+             WHERE a.attrelid OPERATOR(pg_catalog.=) g.rel
+            EXCEPT
+            SELECT u FROM pg_catalog.unnest(ARRAY[g.relowner, ext_owner]) u
         LOOP
             EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s CASCADE', g.rel,
                                       CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'

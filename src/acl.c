@@ -25,7 +25,9 @@
  * ("" for the grants on every queue) in its own memory context, with the
  * extension's owner.  A statement trigger on queue_grants sends a relcache
  * invalidation of that table (as for the registry, admin.c), on which the
- * cache is dropped and read again at the next check.  Role membership is
+ * cache is dropped and read again at the next check; every check accepts
+ * pending invalidations first, so a grant or revoke committed by another
+ * session counts from the next call on, inside an open transaction too.  Role membership is
  * not cached here (acl.c of core caches it, and drops it on changes).
  *
  * A database still on the 1.1 SQL definitions has no queue_grants table:
@@ -312,6 +314,8 @@ dt_acl_check(FunctionCallInfo fcinfo, const char *queue, DtPriv priv)
 {
 	char	   *func;
 
+	/* a grant or revoke another session committed counts from now on */
+	AcceptInvalidationMessages();
 	if (dt_acl_has(queue, priv))
 		return;
 	func = get_func_name(fcinfo->flinfo->fn_oid);
@@ -335,6 +339,7 @@ dt_acl_check(FunctionCallInfo fcinfo, const char *queue, DtPriv priv)
 void
 dt_acl_check_create(const char *queue)
 {
+	AcceptInvalidationMessages();
 	if (dt_acl_has(queue, DT_PRIV_ADMIN))
 		return;
 	ereport(ERROR,
