@@ -190,6 +190,29 @@ CREATE TEMP TABLE got AS
 SELECT i.name, t.* FROM ids i, LATERAL durable_tasks.get_task('sq', i.id) t
  WHERE i.name NOT LIKE '%claimed%';
 SELECT fp FROM durable_tasks.task_fingerprint('once', '{"o": 1}') fp \gset
+-- the 1.2 functions: bulk spawn, await, checkpoints, privileges
+SELECT ordinal, created, state FROM durable_tasks.spawn_tasks('sq',
+         '[{"task_name": "bulk", "params": {"b": 1}, "idempotency_key": "bk"},
+           {"task_name": "bulk", "params": {"b": 1}, "idempotency_key": "bk"},
+           {"task_name": "ckpt"}]');
+SELECT state, timed_out FROM durable_tasks.await_task('sq', (SELECT id FROM ids WHERE name OPERATOR(pg_catalog.=) 'parent'), 0);
+INSERT INTO ids SELECT 'ckpt_run', run_id FROM durable_tasks.claim_task('sq', 'w3', qty => 10)
+ WHERE task_name OPERATOR(pg_catalog.=) 'ckpt';
+SELECT durable_tasks.set_checkpoint('sq', (SELECT id FROM ids WHERE name OPERATOR(pg_catalog.=) 'ckpt_run'),
+         'step1', '{"s": 1}', 60);
+SELECT step_name, state FROM durable_tasks.get_checkpoints('sq',
+         (SELECT r.task_id FROM durable_tasks.r_sq r WHERE r.run_id OPERATOR(pg_catalog.=) (SELECT id FROM ids WHERE name OPERATOR(pg_catalog.=) 'ckpt_run')));
+SELECT durable_tasks.get_checkpoint('sq',
+         (SELECT r.task_id FROM durable_tasks.r_sq r WHERE r.run_id OPERATOR(pg_catalog.=) (SELECT id FROM ids WHERE name OPERATOR(pg_catalog.=) 'ckpt_run')),
+         'step1') AS step1;
+CREATE ROLE sp_grantee;
+SELECT durable_tasks.grant_queue('sq', 'sp_grantee', 'worker');
+SELECT durable_tasks.grant_queue(NULL, 'sp_grantee', 'producer');
+SELECT queue_name, role_name, privilege FROM durable_tasks.list_queue_grants('sq');
+SELECT durable_tasks.revoke_queue('sq', 'sp_grantee', 'worker');
+SELECT durable_tasks.revoke_queue(NULL, 'sp_grantee', 'producer');
+SELECT count(*) AS grants_left FROM durable_tasks.list_queue_grants();
+DROP ROLE sp_grantee;
 -- the hostile tables were never written to (the trigger on hostile.queues
 -- would have raised)
 SELECT count(*) AS hostile_queues_rows FROM hostile.queues;
