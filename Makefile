@@ -28,6 +28,7 @@ OBJS = \
 	src/bulk.o \
 	src/await.o \
 	src/checkpoint.o \
+	src/stats.o \
 	src/task.o
 
 EXTENSION = durable_tasks
@@ -39,7 +40,7 @@ DATA = \
 
 PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 
-REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path hardening await bulk checkpoint privileges
+REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path hardening await bulk checkpoint privileges stats
 REGRESS_OPTS = --load-extension=durable_tasks
 
 ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race queue_settings key_index_reindex queue_defaults_rc dedup_delete_race drop_queue_race parent_lock_race await_task_wake spawn_tasks_race checkpoint_stale grant_race

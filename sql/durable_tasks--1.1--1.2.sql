@@ -501,3 +501,17 @@ CREATE FUNCTION durable_tasks.get_checkpoint(queue_name text, task_id uuid, step
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'dt_get_checkpoint'
 LANGUAGE C STABLE;
+
+--
+-- Observability (SPEC 5.7): exact counts of tasks by state, from the
+-- run table's indexes (the 1.2 layout step adds ri_<queue>_done, on runs
+-- that slept or ended; stats.c).
+-- The spawn counters are NULL until the optional preload (SPEC 7).
+--
+CREATE FUNCTION durable_tasks.queue_stats(queue_name text DEFAULT NULL)
+RETURNS TABLE (queue_name text, pending bigint, running bigint, sleeping bigint,
+               completed bigint, failed bigint, cancelled bigint,
+               oldest_pending_at timestamptz, spawned bigint, dedup_hits bigint,
+               dedup_misses bigint)
+AS 'MODULE_PATHNAME', 'dt_queue_stats'
+LANGUAGE C STABLE;

@@ -28,6 +28,7 @@
  *	  finish.c         complete_run, fail_run, retries
  *	  cancel.c         cancel_task
  *	  checkpoint.c     set_checkpoint, get_checkpoints, get_checkpoint
+ *	  stats.c          queue_stats: counts by state, through an index
  *	  task.c           get_task
  *
  * Copyright (c) 2026, durable_tasks authors

@@ -14,7 +14,9 @@
  *	  1.0  t_<q> (tasks) and r_<q> (runs), their keys and indexes
  *	  1.1  t_<q>.idempotency_key, key_released_at and the partial unique
  *		   index ti_<q>_ikey
- *	  1.2  c_<q> (checkpoints: one row per task and step)
+ *	  1.2  c_<q> (checkpoints: one row per task and step); the index
+ *		   ri_<q>_done on (state, attempt) of runs that slept or ended,
+ *		   for queue_stats
  *
  * Index names start with ti_/ri_ so that no index of queue "a" can take
  * the name of a table of queue "a_pkey".
@@ -457,6 +459,12 @@ static const char *const step_1_2[] = {
 	" CONSTRAINT %14$s PRIMARY KEY (task_id, step_name),"
 	" CONSTRAINT %15$s FOREIGN KEY (task_id)"
 	" REFERENCES durable_tasks.%1$s (task_id) ON DELETE CASCADE)",
+	/*
+	 * queue_stats: runs that slept or ended, by state and attempt
+	 * (stats.c); partial, so that spawns and claims never write to it
+	 */
+	"CREATE INDEX %16$s ON durable_tasks.%2$s (state, attempt)"
+	" WHERE state IN ('sleeping', 'completed', 'failed', 'cancelled')",
 	NULL
 };
 
@@ -477,7 +485,7 @@ static const DtLayoutStep layout_steps[] = {
  * Run one statement of a step: fmt with %N$s replaced by the queue's
  * quoted names (1 t_, 2 r_, 3 ti_pkey, 4 ri_pkey, 5 t_state, 6 r_state,
  * 7 ti_parent, 8 r_task_fk, 9 ri_ready, 10 ri_lease, 11 ri_task,
- * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk).
+ * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk, 16 ri_done).
  */
 static void
 dt_layout_exec(const char *fmt, const char *q)
@@ -485,7 +493,8 @@ dt_layout_exec(const char *fmt, const char *q)
 	static const char *const patterns[] = {
 		"t_%s", "r_%s", "ti_%s_pkey", "ri_%s_pkey", "t_%s_state", "r_%s_state",
 		"ti_%s_parent", "r_%s_task_fk", "ri_%s_ready", "ri_%s_lease",
-		"ri_%s_task", "ti_%s_ikey", "c_%s", "ci_%s_pkey", "c_%s_task_fk"
+		"ri_%s_task", "ti_%s_ikey", "c_%s", "ci_%s_pkey", "c_%s_task_fk",
+		"ri_%s_done"
 	};
 	const char *names[lengthof(patterns)];
 	StringInfoData sql;
