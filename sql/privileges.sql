@@ -181,7 +181,8 @@ LANGUAGE sql AS $fn$
         (15, 'grant_queue',       $$SELECT durable_tasks.grant_queue(%1$L, 'pv_none', 'producer')$$),
         (16, 'revoke_queue',      $$SELECT durable_tasks.revoke_queue(%1$L, 'pv_producer', 'producer')$$),
         (17, 'list_queue_grants', $$SELECT * FROM durable_tasks.list_queue_grants(%1$L)$$),
-        (18, 'create_queue',      $$SELECT durable_tasks.create_queue(%1$L)$$)
+        (18, 'create_queue',      $$SELECT durable_tasks.create_queue(%1$L)$$),
+        (19, 'queue_stats',       $$SELECT * FROM durable_tasks.queue_stats(%1$L)$$)
       ) v(ord, name, sql)
      WHERE i.q = qn
 $fn$;
@@ -195,7 +196,8 @@ CREATE VIEW pv_calls_g AS SELECT * FROM (VALUES
     (5, 'list_queue_grants(NULL)',   $$SELECT * FROM durable_tasks.list_queue_grants(NULL)$$),
     (6, 'list_queues',               $$SELECT * FROM durable_tasks.list_queues()$$),
     (7, 'uuid_v7',                   $$SELECT durable_tasks.uuid_v7()$$),
-    (8, 'task_fingerprint',          $$SELECT durable_tasks.task_fingerprint('pv', '{}')$$)
+    (8, 'task_fingerprint',          $$SELECT durable_tasks.task_fingerprint('pv', '{}')$$),
+    (9, 'queue_stats()',             $$SELECT * FROM durable_tasks.queue_stats()$$)
   ) v(ord, name, sql);
 
 -- pv_run(calls) keeps the cells of calls in pv_cells_done; view pv_grid
