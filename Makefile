@@ -29,6 +29,7 @@ OBJS = \
 	src/await.o \
 	src/checkpoint.o \
 	src/stats.o \
+	src/cleanup.o \
 	src/task.o
 
 EXTENSION = durable_tasks

@@ -515,3 +515,14 @@ RETURNS TABLE (queue_name text, pending bigint, running bigint, sleeping bigint,
                dedup_misses bigint)
 AS 'MODULE_PATHNAME', 'dt_queue_stats'
 LANGUAGE C STABLE;
+
+-- Deletes up to batch_size tasks that finished before now() - older_than,
+-- with their runs and checkpoints, but none whose key still blocks under
+-- the queue's defaults (cleanup.c).
+CREATE FUNCTION durable_tasks.cleanup_tasks(
+    queue_name text,
+    older_than interval,
+    batch_size integer DEFAULT 1000)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dt_cleanup_tasks'
+LANGUAGE C VOLATILE;

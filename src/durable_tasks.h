@@ -29,6 +29,7 @@
  *	  cancel.c         cancel_task
  *	  checkpoint.c     set_checkpoint, get_checkpoints, get_checkpoint
  *	  stats.c          queue_stats: counts by state, through an index
+ *	  cleanup.c        cleanup_tasks: delete finished tasks, keep held keys
  *	  task.c           get_task
  *
  * Copyright (c) 2026, durable_tasks authors
@@ -332,6 +333,9 @@ extern bool dt_spawn_probe(DtQueue *queue, const char *task_name,
 						   const char *key, bool explicit_key,
 						   DtSpawnResult *res);
 extern void dt_spawn_check_parent(DtQueue *queue, DtSpawnOptions *opts);
+extern void dt_policy_terminal_blocks(const DtDedupPolicy *policy,
+									  TimestampTz now, bool *block_all,
+									  TimestampTz *completed_cutoff);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult

@@ -15,8 +15,8 @@
  *	  1.1  t_<q>.idempotency_key, key_released_at and the partial unique
  *		   index ti_<q>_ikey
  *	  1.2  c_<q> (checkpoints: one row per task and step); the index
- *		   ri_<q>_done on (state, attempt) of runs that slept or ended,
- *		   for queue_stats
+ *		   ri_<q>_done on (state, finished_at, attempt) of runs that
+ *		   slept or ended, for queue_stats and cleanup_tasks
  *
  * Index names start with ti_/ri_ so that no index of queue "a" can take
  * the name of a table of queue "a_pkey".
@@ -460,10 +460,11 @@ static const char *const step_1_2[] = {
 	" CONSTRAINT %15$s FOREIGN KEY (task_id)"
 	" REFERENCES durable_tasks.%1$s (task_id) ON DELETE CASCADE)",
 	/*
-	 * queue_stats: runs that slept or ended, by state and attempt
-	 * (stats.c); partial, so that spawns and claims never write to it
+	 * runs that slept or ended, for queue_stats (by state and attempt) and
+	 * cleanup_tasks (by state and finish): partial, so that spawns and
+	 * claims never write to it
 	 */
-	"CREATE INDEX %16$s ON durable_tasks.%2$s (state, attempt)"
+	"CREATE INDEX %16$s ON durable_tasks.%2$s (state, finished_at, attempt)"
 	" WHERE state IN ('sleeping', 'completed', 'failed', 'cancelled')",
 	NULL
 };

@@ -214,6 +214,27 @@ dt_holder_blocks(DtHolder *holder, const DtDedupPolicy *policy,
 }
 
 /*
+ * The same rule for a terminal holder, as parameters of a query that
+ * selects holders that no longer block (cleanup.c): every terminal holder
+ * blocks (block_all), or a completed one whose finished_at is after
+ * completed_cutoff does (DT_NOBEGIN_TIMESTAMP: every completed one), or
+ * none does (block_all false, completed_cutoff DT_NOEND_TIMESTAMP).
+ */
+void
+dt_policy_terminal_blocks(const DtDedupPolicy *policy, TimestampTz now,
+						  bool *block_all, TimestampTz *completed_cutoff)
+{
+	*block_all = policy->key_reuse == DT_KEY_REUSE_NEVER;
+	if (policy->key_reuse != DT_KEY_REUSE_AFTER_FAILURE)
+		TIMESTAMP_NOEND(*completed_cutoff);
+	else if (!policy->has_ttl)
+		TIMESTAMP_NOBEGIN(*completed_cutoff);
+	else
+		*completed_cutoff = now -
+			(TimestampTz) policy->dedup_ttl_seconds * USECS_PER_SEC;
+}
+
+/*
  * on_params_mismatch = 'error': refuse if the holder was spawned with
  * another task_name or other params.
  */

@@ -14,7 +14,7 @@
  *
  * pending runs from the claim index ri_<q>_ready, running ones from the
  * lease index ri_<q>_lease, the others from ri_<q>_done, a partial index
- * on (state, attempt) of runs that slept or ended, which spawns and
+ * on (state, finished_at, attempt) of runs that slept or ended, which spawns and
  * claims never write to (a run enters it once, when it ends).  The task
  * table has no index on its state, and must not: a claim's update of the
  * task would no longer be a HOT update.  oldest_pending_at is the
