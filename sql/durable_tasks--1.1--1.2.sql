@@ -53,12 +53,12 @@ DECLARE
 BEGIN
     SELECT e.oid, e.extowner INTO ext_oid, ext_owner FROM pg_catalog.pg_extension e
      WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
+    -- (a queue has no c_<queue> yet: 1.2 makes it)
     WITH queue_rels AS (
         SELECT c.oid FROM durable_tasks.queues qs, pg_catalog.pg_class c
          WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
            AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['t_' OPERATOR(pg_catalog.||) qs.queue_name,
-                                                           'r_' OPERATOR(pg_catalog.||) qs.queue_name,
-                                                           'c_' OPERATOR(pg_catalog.||) qs.queue_name])
+                                                           'r_' OPERATOR(pg_catalog.||) qs.queue_name])
     ), objs AS (
         SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.oid AS objid, c.relowner AS owner
           FROM pg_catalog.pg_class c
@@ -206,8 +206,84 @@ AS 'MODULE_PATHNAME', 'dt_list_queues'
 LANGUAGE C STABLE;
 
 --
+-- What roles could do through table grants in 1.1 becomes queue
+-- privileges: the owner of t_<queue> gets admin, a role that may INSERT
+-- into t_<queue> producer, one that may UPDATE r_<queue> worker, and a
+-- role that could create queues (INSERT on the registry and CREATE on the
+-- schema) admin on every queue.  (Below, once the tables are checked, the
+-- extension's owner takes them over and every other grant is revoked.)
+--
+DO $grants$
+DECLARE
+    ext_owner   oid;
+    g           record;
+BEGIN
+    SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e
+     WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
+
+    FOR g IN
+        WITH tables AS (
+            SELECT qs.queue_name, c.oid, c.relowner, c.relacl,
+                   pg_catalog.substr(c.relname, 1, 2) AS prefix
+              FROM durable_tasks.queues qs
+              JOIN pg_catalog.pg_class c
+                ON c.relnamespace OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace
+               AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['t_' OPERATOR(pg_catalog.||) qs.queue_name,
+                                                               'r_' OPERATOR(pg_catalog.||) qs.queue_name])
+        )
+        SELECT t.queue_name, t.relowner AS grantee, 'admin' AS privilege
+          FROM tables t WHERE t.prefix OPERATOR(pg_catalog.=) 't_'
+        UNION
+        SELECT t.queue_name, a.grantee,
+               CASE WHEN t.prefix OPERATOR(pg_catalog.=) 't_' THEN 'producer' ELSE 'worker' END
+          FROM tables t, pg_catalog.aclexplode(t.relacl) a
+         WHERE NOT a.grantee OPERATOR(pg_catalog.=) t.relowner
+           AND ((t.prefix OPERATOR(pg_catalog.=) 't_' AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT')
+                OR (t.prefix OPERATOR(pg_catalog.=) 'r_' AND a.privilege_type OPERATOR(pg_catalog.=) 'UPDATE'))
+        UNION
+        SELECT NULL, a.grantee, 'admin'
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid OPERATOR(pg_catalog.=) 'durable_tasks.queues'::pg_catalog.regclass
+           AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT'
+           AND CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0
+                    THEN EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) s
+                                  WHERE n.nspname OPERATOR(pg_catalog.=) 'durable_tasks'
+                                    AND s.grantee OPERATOR(pg_catalog.=) 0
+                                    AND s.privilege_type OPERATOR(pg_catalog.=) 'CREATE')
+                    ELSE pg_catalog.has_schema_privilege(a.grantee, 'durable_tasks', 'CREATE') END
+         ORDER BY 1 NULLS FIRST, 2, 3
+    LOOP
+        CONTINUE WHEN g.grantee OPERATOR(pg_catalog.=) ext_owner;
+        PERFORM durable_tasks.grant_queue(
+            g.queue_name,
+            CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'public'::pg_catalog.name
+                 ELSE (SELECT ro.rolname FROM pg_catalog.pg_roles ro
+                        WHERE ro.oid OPERATOR(pg_catalog.=) g.grantee) END,
+            g.privilege);
+    END LOOP;
+
+END
+$grants$;
+
+--
+-- The 1.2 layout step for every existing queue (the step create_queue runs
+-- for a new one), through a helper that lives only in this script.
+--
+CREATE FUNCTION durable_tasks.queue_layout_step(queue_name text, version text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dt_queue_layout_step'
+LANGUAGE C;
+
+SELECT durable_tasks.queue_layout_step(qs.queue_name, '1.2')
+  FROM durable_tasks.queues qs
+ ORDER BY qs.queue_name;
+
+DROP FUNCTION durable_tasks.queue_layout_step(text, text);
+
+--
 -- Queue tables that another role owned in 1.1 must be exactly what the
--- layout steps make, before the extension's owner takes them over: a
+-- layout steps make (all of them: this runs after the 1.2 step), before
+-- the extension's owner takes them over: a
 -- CHECK constraint, default, index expression, trigger, rule or policy
 -- that role added would run as the owner inside every caller's call.  The
 -- shape of a queue (columns, constraints, indexes and what is attached,
@@ -290,7 +366,7 @@ BEGIN
                     USING HINT = 'The update makes a queue of that name to compare the others with: drop or rename it first.';
             END IF;
             PERFORM durable_tasks.create_queue(ref_queue);
-            ref := durable_tasks.queue_shape(ref_queue, ARRAY['t_', 'r_']);
+            ref := durable_tasks.queue_shape(ref_queue, ARRAY['t_', 'r_', 'c_']);
             PERFORM durable_tasks.drop_queue(ref_queue);
         END IF;
         SELECT pg_catalog.string_agg(l, '; ' ORDER BY l) INTO diff
@@ -312,16 +388,11 @@ $shape$;
 DROP FUNCTION durable_tasks.queue_shape(text, text[]);
 
 --
--- What roles could do through table grants in 1.1 becomes queue
--- privileges: the owner of t_<queue> gets admin, a role that may INSERT
--- into t_<queue> producer, one that may UPDATE r_<queue> worker, and a
--- role that could create queues (INSERT on the registry and CREATE on the
--- schema) admin on every queue.  Then the extension's owner takes the
--- queue tables over and every other grant on them and on the registry is
--- revoked: from now on all access goes through the functions.  So is
--- CREATE on the schema.
+-- The extension's owner takes the queue tables over, and every other
+-- grant on them and on the registry is revoked: from now on all access
+-- goes through the functions.  So is CREATE on the schema.
 --
-DO $grants$
+DO $owners$
 DECLARE
     ext_owner   oid;
     g           record;
@@ -330,47 +401,6 @@ DECLARE
 BEGIN
     SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e
      WHERE e.extname OPERATOR(pg_catalog.=) 'durable_tasks';
-
-    FOR g IN
-        WITH tables AS (
-            SELECT qs.queue_name, c.oid, c.relowner, c.relacl,
-                   pg_catalog.substr(c.relname, 1, 2) AS prefix
-              FROM durable_tasks.queues qs
-              JOIN pg_catalog.pg_class c
-                ON c.relnamespace OPERATOR(pg_catalog.=) 'durable_tasks'::pg_catalog.regnamespace
-               AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['t_' OPERATOR(pg_catalog.||) qs.queue_name,
-                                                               'r_' OPERATOR(pg_catalog.||) qs.queue_name])
-        )
-        SELECT t.queue_name, t.relowner AS grantee, 'admin' AS privilege
-          FROM tables t WHERE t.prefix OPERATOR(pg_catalog.=) 't_'
-        UNION
-        SELECT t.queue_name, a.grantee,
-               CASE WHEN t.prefix OPERATOR(pg_catalog.=) 't_' THEN 'producer' ELSE 'worker' END
-          FROM tables t, pg_catalog.aclexplode(t.relacl) a
-         WHERE NOT a.grantee OPERATOR(pg_catalog.=) t.relowner
-           AND ((t.prefix OPERATOR(pg_catalog.=) 't_' AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT')
-                OR (t.prefix OPERATOR(pg_catalog.=) 'r_' AND a.privilege_type OPERATOR(pg_catalog.=) 'UPDATE'))
-        UNION
-        SELECT NULL, a.grantee, 'admin'
-          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-         WHERE c.oid OPERATOR(pg_catalog.=) 'durable_tasks.queues'::pg_catalog.regclass
-           AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT'
-           AND CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0
-                    THEN EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) s
-                                  WHERE n.nspname OPERATOR(pg_catalog.=) 'durable_tasks'
-                                    AND s.grantee OPERATOR(pg_catalog.=) 0
-                                    AND s.privilege_type OPERATOR(pg_catalog.=) 'CREATE')
-                    ELSE pg_catalog.has_schema_privilege(a.grantee, 'durable_tasks', 'CREATE') END
-         ORDER BY 1 NULLS FIRST, 2, 3
-    LOOP
-        CONTINUE WHEN g.grantee OPERATOR(pg_catalog.=) ext_owner;
-        PERFORM durable_tasks.grant_queue(
-            g.queue_name,
-            CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'public'::pg_catalog.name
-                 ELSE (SELECT ro.rolname FROM pg_catalog.pg_roles ro
-                        WHERE ro.oid OPERATOR(pg_catalog.=) g.grantee) END,
-            g.privilege);
-    END LOOP;
 
     FOR g IN
         SELECT c.oid::pg_catalog.regclass AS rel, c.relowner, c.relacl
@@ -432,22 +462,7 @@ BEGIN
                        AND (c.relname OPERATOR(pg_catalog.~) '^[tr]_'
                             OR c.relname OPERATOR(pg_catalog.=) 'queues')))));
 END
-$grants$;
-
---
--- The 1.2 layout step for every existing queue (the step create_queue runs
--- for a new one), through a helper that lives only in this script.
---
-CREATE FUNCTION durable_tasks.queue_layout_step(queue_name text, version text)
-RETURNS void
-AS 'MODULE_PATHNAME', 'dt_queue_layout_step'
-LANGUAGE C;
-
-SELECT durable_tasks.queue_layout_step(qs.queue_name, '1.2')
-  FROM durable_tasks.queues qs
- ORDER BY qs.queue_name;
-
-DROP FUNCTION durable_tasks.queue_layout_step(text, text);
+$owners$;
 
 --
 -- Results and operations (SPEC 5.4, 5.6).
@@ -525,4 +540,15 @@ CREATE FUNCTION durable_tasks.cleanup_tasks(
     batch_size integer DEFAULT 1000)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'dt_cleanup_tasks'
+LANGUAGE C VOLATILE;
+
+--
+-- Durable execution (SPEC 5.2): sleeping runs.  The run and its task
+-- become sleeping, the lease ends, and the same run is claimable from
+-- wake_at on (sleep.c), through the claim index ri_<queue>_due that the
+-- 1.2 layout step puts in place of ri_<queue>_ready.
+--
+CREATE FUNCTION durable_tasks.sleep_run(queue_name text, run_id uuid, wake_at timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dt_sleep_run'
 LANGUAGE C VOLATILE;

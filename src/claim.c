@@ -20,6 +20,9 @@
  * task's retry strategy like fail_run.  A retry that is due at once is
  * then claimable by the same call.
  *
+ * A sleeping run (sleep.c) is claimed like a pending one from its wake
+ * time on: the same run, with the same attempt, goes to the next worker.
+ *
  * A pending run whose task is already terminal (a retry created while the
  * task was being cancelled) or whose task passed a cancellation deadline
  * (max_delay before its first start, max_duration after it) is cancelled
@@ -78,21 +81,21 @@ static const DtPlanDef plan_lease_sweep = {
 	"(t.cancellation OPERATOR(pg_catalog.->>) '" key "')::pg_catalog.float8)" \
 	" OPERATOR(pg_catalog.<) $4)"
 
-#define CLAIM_SQL(limit) \
+#define CLAIM_SQL(limit, claim) \
 "WITH cand AS (" \
 	" SELECT r.run_id, COALESCE(" \
-	"  NOT t.state {task_from:claim}" \
+	"  NOT t.state {task_from:" claim "}" \
 	"  OR (t.first_started_at IS NULL AND " CANCEL_DEADLINE("r.available_at", "max_delay") ")" \
 	"  OR (t.first_started_at IS NOT NULL AND " CANCEL_DEADLINE("t.first_started_at", "max_duration") ")," \
 	"  false) AS dead" \
 	" FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id" \
-	" WHERE r.state {run_from:claim}" \
+	" WHERE r.state {run_from:" claim "}" \
 	" AND r.available_at OPERATOR(pg_catalog.<=) $4" \
 	" ORDER BY r.available_at, r.run_id LIMIT " limit \
 	" FOR UPDATE OF r, t SKIP LOCKED" \
 	"), runs AS (" \
 	" UPDATE {runs} r SET" \
-	"  state = CASE WHEN c.dead THEN {run_to:drop} ELSE {run_to:claim} END," \
+	"  state = CASE WHEN c.dead THEN {run_to:drop} ELSE {run_to:" claim "} END," \
 	"  claimed_by = CASE WHEN c.dead THEN NULL ELSE $1 END," \
 	"  claim_expires_at = CASE WHEN c.dead THEN NULL ELSE $2 END," \
 	"  started_at = CASE WHEN c.dead THEN NULL ELSE $4 END," \
@@ -102,7 +105,7 @@ static const DtPlanDef plan_lease_sweep = {
 	"  r.claim_expires_at, c.dead" \
 	"), tasks AS (" \
 	" UPDATE {tasks} t SET" \
-	"  state = CASE WHEN NOT u.dead THEN {task_to:claim}" \
+	"  state = CASE WHEN NOT u.dead THEN {task_to:" claim "}" \
 	"   WHEN t.state {task_from:drop} THEN {task_to:drop}" \
 	"   ELSE t.state END," \
 	"  first_started_at = CASE WHEN u.dead THEN t.first_started_at" \
@@ -119,17 +122,31 @@ static const DtPlanDef plan_lease_sweep = {
 
 /*
  * $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only),
- * $4 the clock at the call
+ * $4 the clock at the call.  The claim of a 1.2 layout takes pending runs
+ * and sleeping ones that are due (both in the claim index ri_<q>_due); a
+ * 1.1 layout has pending runs only, and its claim index has no others.
  */
 static const DtPlanDef plan_claim_one = {
 	"claim_one",
-	CLAIM_SQL("1"),
+	CLAIM_SQL("1", "claim"),
 	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
 };
 
 static const DtPlanDef plan_claim_batch = {
 	"claim_batch",
-	CLAIM_SQL("$3"),
+	CLAIM_SQL("$3", "claim"),
+	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
+};
+
+static const DtPlanDef plan_claim_one_1_1 = {
+	"claim_one_1_1",
+	CLAIM_SQL("1", "claim_pending"),
+	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
+};
+
+static const DtPlanDef plan_claim_batch_1_1 = {
+	"claim_batch_1_1",
+	CLAIM_SQL("$3", "claim_pending"),
 	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
 };
 
@@ -184,11 +201,15 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 {
 	int32		dead = 0;
 	int			ret;
+	bool		sleeps = OidIsValid(queue->due_index);
+	const DtPlanDef *def;
 
+	if (*remaining == 1)
+		def = sleeps ? &plan_claim_one : &plan_claim_one_1_1;
+	else
+		def = sleeps ? &plan_claim_batch : &plan_claim_batch_1_1;
 	args[2] = Int32GetDatum(*remaining);
-	ret = SPI_execute_plan(dt_plan(queue, *remaining == 1 ?
-								   &plan_claim_one : &plan_claim_batch),
-						   args, NULL, false, 0);
+	ret = SPI_execute_plan(dt_plan(queue, def), args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
 
 	for (uint64 i = 0; i < SPI_processed; i++)

@@ -70,6 +70,20 @@ static const DtPlanDef plan_cleanup = {
 	4, {TIMESTAMPTZOID, INT4OID, BOOLOID, TIMESTAMPTZOID}
 };
 
+/*
+ * Longer than anything could have finished ago: the earliest timestamp is
+ * in 4714 BC.
+ */
+#define DT_MAX_OLDER_THAN	"6000 years"
+
+static int
+dt_interval_cmp(Interval *a, Interval *b)
+{
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp,
+											 IntervalPGetDatum(a),
+											 IntervalPGetDatum(b)));
+}
+
 /* The older_than argument: a non-negative interval. */
 static Interval *
 dt_arg_older_than(FunctionCallInfo fcinfo, int argno)
@@ -82,9 +96,7 @@ dt_arg_older_than(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("older_than must not be null")));
 	older_than = PG_GETARG_INTERVAL_P(argno);
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
-										  IntervalPGetDatum(older_than),
-										  IntervalPGetDatum(&zero))) < 0)
+	if (dt_interval_cmp(older_than, &zero) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("older_than must not be negative"),
@@ -100,7 +112,7 @@ dt_arg_older_than(FunctionCallInfo fcinfo, int argno)
  * Deletes up to batch_size terminal tasks that finished before the clock
  * minus older_than, with their runs and checkpoints, but none whose key
  * still blocks; returns how many.  Call it until it returns 0.  Needs
- * admin.
+ * admin.  An older_than beyond 6000 years deletes nothing.
  */
 Datum
 dt_cleanup_tasks(PG_FUNCTION_ARGS)
@@ -115,6 +127,13 @@ dt_cleanup_tasks(PG_FUNCTION_ARGS)
 	Datum		args[4];
 	int			ret;
 	int32		deleted;
+
+	/* nothing finished that long ago (and now - older_than would overflow) */
+	if (dt_interval_cmp(older_than, DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																		  CStringGetDatum(DT_MAX_OLDER_THAN),
+																		  ObjectIdGetDatum(InvalidOid),
+																		  Int32GetDatum(-1)))) > 0)
+		PG_RETURN_INT32(0);
 
 	dt_policy_terminal_blocks(dt_queue_policy(queue), now, &block_all,
 							  &completed_cutoff);

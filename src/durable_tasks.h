@@ -28,6 +28,7 @@
  *	  finish.c         complete_run, fail_run, retries
  *	  cancel.c         cancel_task
  *	  checkpoint.c     set_checkpoint, get_checkpoints, get_checkpoint
+ *	  sleep.c          sleep_run
  *	  stats.c          queue_stats: counts by state, through an index
  *	  cleanup.c        cleanup_tasks: delete finished tasks, keep held keys
  *	  task.c           get_task
@@ -128,8 +129,10 @@ typedef enum DtState
 /* The moves of tasks and runs; state.c says which states each one leaves. */
 typedef enum DtMove
 {
-	DT_MOVE_CLAIM,				/* a worker takes a ready run */
+	DT_MOVE_CLAIM,				/* a worker takes a ready or due sleeping run */
+	DT_MOVE_CLAIM_PENDING,		/* the same on a 1.1 layout (no sleeping) */
 	DT_MOVE_DROP,				/* a ready run past a deadline is cancelled */
+	DT_MOVE_SLEEP,				/* the lease holder suspends its run */
 	DT_MOVE_COMPLETE,
 	DT_MOVE_RETRY,				/* a run failed, another follows */
 	DT_MOVE_FAIL,				/* a run failed, the task fails for good */
@@ -192,6 +195,8 @@ typedef struct DtQueue
 	Oid			run_relid;
 	Oid			key_index;		/* InvalidOid: a 1.0 layout, no key */
 	Oid			ckpt_relid;		/* InvalidOid: a 1.1 layout, no checkpoints */
+	Oid			due_index;		/* ri_<q>_due; InvalidOid: a 1.1 layout, no
+								 * sleeping runs */
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
 	DtDedupPolicy policy;		/* the queue's defaults (registry) */
 } DtQueue;
@@ -353,5 +358,7 @@ extern void dt_fail_locked_run(DtQueue *queue, HeapTuple run, TupleDesc desc,
 extern void dt_run_not_held_error(DtQueue *queue, pg_uuid_t *run_id) pg_attribute_noreturn();
 extern void dt_run_check_held(DtQueue *queue, pg_uuid_t *run_id,
 							  TimestampTz *now);
+extern void dt_run_task_check(DtQueue *queue, pg_uuid_t *run_id,
+							  DtMove move) pg_attribute_noreturn();
 
 #endif							/* DURABLE_TASKS_H */

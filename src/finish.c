@@ -178,7 +178,7 @@ dt_run_check_held(DtQueue *queue, pg_uuid_t *run_id, TimestampTz *now)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run %s is not running", dt_uuid_str(run_id)),
 				 errdetail("The run is %s.", state),
-				 errhint("Only a claimed run can be extended, completed or failed, once.")));
+				 errhint("Only a claimed run can be extended, completed, failed or put to sleep.")));
 
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -231,8 +231,8 @@ dt_reason_with_error(Jsonb *reason, const char *message)
  * finished (55000), or the run changed after our snapshot was taken (a
  * heartbeat moved its lease): 40001, retry.
  */
-static void
-dt_run_task_check(DtQueue *queue, pg_uuid_t *run_id)
+void
+dt_run_task_check(DtQueue *queue, pg_uuid_t *run_id, DtMove move)
 {
 	Datum		args[1] = {UUIDPGetDatum(run_id)};
 	char	   *state;
@@ -243,13 +243,12 @@ dt_run_task_check(DtQueue *queue, pg_uuid_t *run_id)
 	dt_spi_check(ret, SPI_OK_SELECT, "looking up a task");
 	state = SPI_processed == 1 ?
 		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : "gone";
-	if (!dt_task_may(DT_MOVE_COMPLETE, state))
+	if (!dt_task_may(move, state))
 		dt_task_finished_error(run_id, state);
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			 errmsg("could not serialize access due to concurrent update"),
-			 errdetail("Run %s changed while it was being completed.",
-					   dt_uuid_str(run_id)),
+			 errdetail("Run %s changed meanwhile.", dt_uuid_str(run_id)),
 			 errhint("Retry the transaction.")));
 }
 
@@ -351,7 +350,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	{
 		/* the run is not held, or (it is and) its task is finished */
 		dt_run_check_held(queue, run_id, &now);
-		dt_run_task_check(queue, run_id);
+		dt_run_task_check(queue, run_id, DT_MOVE_COMPLETE);
 	}
 	dt_spi_finish();
 

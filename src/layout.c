@@ -16,7 +16,9 @@
  *		   index ti_<q>_ikey
  *	  1.2  c_<q> (checkpoints: one row per task and step); the index
  *		   ri_<q>_done on (state, finished_at, attempt) of runs that
- *		   slept or ended, for queue_stats and cleanup_tasks
+ *		   slept or ended, for queue_stats and cleanup_tasks; the claim
+ *		   index ri_<q>_due of pending and sleeping runs replaces
+ *		   ri_<q>_ready
  *
  * Index names start with ti_/ri_ so that no index of queue "a" can take
  * the name of a table of queue "a_pkey".
@@ -393,6 +395,10 @@ dt_layout_check(DtQueue *queue)
 	if (dt_columns_check(queue, queue->task_relid, tname, key_columns, true))
 		dt_key_index_check(queue, nspid);
 
+	/* the claim index of sleeping and pending runs (1.2) */
+	snprintf(rname, sizeof(rname), "ri_%s_due", queue->name);
+	queue->due_index = get_relname_relid(rname, nspid);
+
 	snprintf(rname, sizeof(rname), "c_%s", queue->name);
 	queue->ckpt_relid = get_relname_relid(rname, nspid);
 	if (OidIsValid(queue->ckpt_relid))
@@ -466,6 +472,14 @@ static const char *const step_1_2[] = {
 	 */
 	"CREATE INDEX %16$s ON durable_tasks.%2$s (state, finished_at, attempt)"
 	" WHERE state IN ('sleeping', 'completed', 'failed', 'cancelled')",
+	/*
+	 * the claim loop: runs that are ready or sleeping, in order of
+	 * availability (a sleeping run's is its wake time), in place of 1.0's
+	 * ri_<q>_ready, which has pending runs only
+	 */
+	"CREATE INDEX %17$s ON durable_tasks.%2$s (available_at, run_id)"
+	" WHERE state IN ('pending', 'sleeping')",
+	"DROP INDEX durable_tasks.%9$s",
 	NULL
 };
 
@@ -486,7 +500,7 @@ static const DtLayoutStep layout_steps[] = {
  * Run one statement of a step: fmt with %N$s replaced by the queue's
  * quoted names (1 t_, 2 r_, 3 ti_pkey, 4 ri_pkey, 5 t_state, 6 r_state,
  * 7 ti_parent, 8 r_task_fk, 9 ri_ready, 10 ri_lease, 11 ri_task,
- * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk, 16 ri_done).
+ * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk, 16 ri_done, 17 ri_due).
  */
 static void
 dt_layout_exec(const char *fmt, const char *q)
@@ -495,7 +509,7 @@ dt_layout_exec(const char *fmt, const char *q)
 		"t_%s", "r_%s", "ti_%s_pkey", "ri_%s_pkey", "t_%s_state", "r_%s_state",
 		"ti_%s_parent", "r_%s_task_fk", "ri_%s_ready", "ri_%s_lease",
 		"ri_%s_task", "ti_%s_ikey", "c_%s", "ci_%s_pkey", "c_%s_task_fk",
-		"ri_%s_done"
+		"ri_%s_done", "ri_%s_due"
 	};
 	const char *names[lengthof(patterns)];
 	StringInfoData sql;

@@ -519,7 +519,7 @@ N_FUNCS11=$(q "$A" "SELECT count(*) FROM ($EXT_FUNCS) x")
 NODES12_SQL="SELECT 'nodes:' || string_agg(c.relname || '=' || c.relfilenode, ' ' ORDER BY c.relname)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i')
-                AND c.relname !~ '^(ci?_|queue_grants|ri_.*_done$)';"
+                AND c.relname !~ '^(ci?_|queue_grants|ri_.*_(done|due|ready)$)';"
 
 # The update, in a session that has called the 1.1 PL/pgSQL create_queue and
 # cancel_task and a keyed spawn; right after it, in the same session: the
@@ -569,7 +569,7 @@ is "$(grep -Ev '^(sum|aft|nodes|acl):' <<<"$out")" "pre_hit:false
 pre_cancel:0
 acl_compared:$((N_FUNCS11 - 3))
 acl_gone:durable_tasks.add_idempotency_key(text),durable_tasks.check_queue(text,boolean),durable_tasks.check_queue_options(jsonb)
-acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.cleanup_tasks(text,interval,integer),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.grant_queue(text,name,text),durable_tasks.list_queue_grants(text),durable_tasks.queue_grants_changed(),durable_tasks.queue_stats(text),durable_tasks.revoke_queue(text,name,text),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.spawn_tasks(text,jsonb,jsonb)
+acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.cleanup_tasks(text,interval,integer),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.grant_queue(text,name,text),durable_tasks.list_queue_grants(text),durable_tasks.queue_grants_changed(),durable_tasks.queue_stats(text),durable_tasks.revoke_queue(text,name,text),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.sleep_run(text,uuid,timestamp with time zone),durable_tasks.spawn_tasks(text,jsonb,jsonb)
 hit:false:pending:true
 cancel:1
 cancel_again:0

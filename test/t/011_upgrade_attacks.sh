@@ -294,7 +294,7 @@ attack dt_t011_both "8c both at once" \
 attack dt_t011_csq "8d table durable_tasks.c_sq (the superuser's queue, before 1.2 makes it)" \
     "CREATE TABLE durable_tasks.c_sq (task_id uuid, step_name text, state jsonb, run_id uuid,
                                       attempt integer, updated_at timestamptz)" \
-    '55000: the tables of queue "sq" are not what durable_tasks made' "rel c_ " \
+    "$OBJ_ERR" "Objects: table |c_sq." \
     "DROP TABLE durable_tasks.c_sq"
 
 #
