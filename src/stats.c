@@ -12,7 +12,7 @@
  *	  tasks in state S (not failed) = runs in state S
  *	  failed tasks                  = failed runs - runs with attempt > 1
  *
- * pending runs from the claim index ri_<q>_ready, running ones from the
+ * pending runs from the claim index ri_<q>_due, running ones from the
  * lease index ri_<q>_lease, the others from ri_<q>_done, a partial index
  * on (state, finished_at, attempt) of runs that slept or ended, which spawns and
  * claims never write to (a run enters it once, when it ends).  The task
