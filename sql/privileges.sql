@@ -182,7 +182,9 @@ LANGUAGE sql AS $fn$
         (16, 'revoke_queue',      $$SELECT durable_tasks.revoke_queue(%1$L, 'pv_producer', 'producer')$$),
         (17, 'list_queue_grants', $$SELECT * FROM durable_tasks.list_queue_grants(%1$L)$$),
         (18, 'create_queue',      $$SELECT durable_tasks.create_queue(%1$L)$$),
-        (19, 'queue_stats',       $$SELECT * FROM durable_tasks.queue_stats(%1$L)$$)
+        (19, 'queue_stats',       $$SELECT * FROM durable_tasks.queue_stats(%1$L)$$),
+        (20, 'sleep_run',         $$SELECT durable_tasks.sleep_run(%1$L, %3$L, now())$$),
+        (21, 'cleanup_tasks',     $$SELECT durable_tasks.cleanup_tasks(%1$L, '0')$$)
       ) v(ord, name, sql)
      WHERE i.q = qn
 $fn$;
