@@ -30,6 +30,7 @@ OBJS = \
 	src/checkpoint.o \
 	src/stats.o \
 	src/sleep.o \
+	src/events.o \
 	src/cleanup.o \
 	src/task.o
 

@@ -552,3 +552,34 @@ CREATE FUNCTION durable_tasks.sleep_run(queue_name text, run_id uuid, wake_at ti
 RETURNS void
 AS 'MODULE_PATHNAME', 'dt_sleep_run'
 LANGUAGE C VOLATILE;
+
+--
+-- Durable execution (SPEC 5.3): events, in each queue's e_<queue>, and
+-- the waits of runs, in w_<queue> (both made by the 1.2 layout step).
+-- First emit wins; an emit committing while an await decides is never
+-- lost (events.c).  Fan-in: a child task that ends emits
+-- "$child:<task_id>" with {"state", "result", "failure"}.
+--
+CREATE FUNCTION durable_tasks.emit_event(queue_name text, event_name text, payload jsonb DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'dt_emit_event'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION durable_tasks.await_event(
+    queue_name      text,
+    run_id          uuid,
+    event_name      text,
+    timeout_seconds integer DEFAULT NULL)
+RETURNS TABLE (status text, payload jsonb)
+AS 'MODULE_PATHNAME', 'dt_await_event'
+LANGUAGE C VOLATILE;
+
+-- Deletes up to batch_size events emitted before now() - older_than that
+-- no sleeping run waits for (events.c).
+CREATE FUNCTION durable_tasks.cleanup_events(
+    queue_name text,
+    older_than interval,
+    batch_size integer DEFAULT 1000)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dt_cleanup_events'
+LANGUAGE C VOLATILE;

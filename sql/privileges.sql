@@ -329,7 +329,7 @@ CREATE VIEW pv_direct AS SELECT * FROM (VALUES
     (9,  'insert queues',        $$INSERT INTO durable_tasks.queues (queue_name) VALUES ('pv_x')$$),
     (10, 'insert queue_grants',  $$INSERT INTO durable_tasks.queue_grants VALUES (NULL, 'pv_none', 'admin')$$),
     (11, 'delete queue_grants',  $$DELETE FROM durable_tasks.queue_grants WHERE false$$),
-    (12, 'truncate t_pv_a',      $$TRUNCATE durable_tasks.t_pv_a, durable_tasks.r_pv_a, durable_tasks.c_pv_a$$)
+    (12, 'truncate t_pv_a',      $$TRUNCATE durable_tasks.t_pv_a, durable_tasks.r_pv_a, durable_tasks.c_pv_a, durable_tasks.w_pv_a$$)
   ) v(ord, name, sql);
 SELECT public.pv_run('pv_direct');
 SELECT call, super, producer, worker, admin, member, alladmin, extmember, none, nousage

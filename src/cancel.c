@@ -34,6 +34,8 @@
 #include "utils/snapmgr.h"
 #include "utils/builtins.h"
 
+#include "utils/datum.h"
+
 #include "durable_tasks.h"
 
 PG_FUNCTION_INFO_V1(dt_cancel_task);
@@ -59,7 +61,8 @@ static const DtPlanDef plan_tree = {
 static const DtPlanDef plan_cancel_tasks = {
 	"cancel_tasks",
 	"UPDATE {tasks} t SET state = {task_to:cancel}, finished_at = $2 "
-	"WHERE t.task_id OPERATOR(pg_catalog.=) ANY ($1) AND t.state {task_from:cancel}",
+	"WHERE t.task_id OPERATOR(pg_catalog.=) ANY ($1) AND t.state {task_from:cancel} "
+	"RETURNING t.task_id, t.parent_task_id IS NOT NULL",
 	2, {UUIDARRAYOID, TIMESTAMPTZOID}
 };
 
@@ -113,13 +116,30 @@ dt_cancel_tree(DtQueue *queue, Datum tree, TimestampTz now)
 	uint64		n;
 	int			ret;
 
+	Datum	   *children;
+	int			nchildren = 0;
+
 	ret = SPI_execute_plan(dt_plan(queue, &plan_cancel_tasks),
 						   args, NULL, false, 0);
-	dt_spi_check(ret, SPI_OK_UPDATE, "cancelling tasks");
+	dt_spi_check(ret, SPI_OK_UPDATE_RETURNING, "cancelling tasks");
 	n = SPI_processed;
+	children = palloc((n + 1) * sizeof(Datum));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+									   SPI_tuptable->tupdesc, 2, &isnull)))
+			children[nchildren++] =
+				datumCopy(SPI_getbinval(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 1, &isnull),
+						  false, UUID_LEN);
+	}
 	ret = SPI_execute_plan(dt_plan(queue, &plan_cancel_runs),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_UPDATE, "cancelling runs");
+	/* the cancelled children's parents may be waiting (fan-in, events.c) */
+	dt_emit_child_events(queue, children, nchildren, now);
 	return n;
 }
 

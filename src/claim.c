@@ -40,6 +40,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 
 #include "durable_tasks.h"
 
@@ -203,6 +204,7 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	int			ret;
 	bool		sleeps = OidIsValid(queue->due_index);
 	const DtPlanDef *def;
+	Datum	   *dead_tasks;
 
 	if (*remaining == 1)
 		def = sleeps ? &plan_claim_one : &plan_claim_one_1_1;
@@ -212,6 +214,7 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	ret = SPI_execute_plan(dt_plan(queue, def), args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "claiming runs");
 
+	dead_tasks = palloc((SPI_processed + 1) * sizeof(Datum));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		Datum		values[CLAIM_COLUMNS + 1];
@@ -220,13 +223,15 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 						  values, nulls);
 		if (DatumGetBool(values[CLAIM_COLUMNS]))
-			dead++;
+			dead_tasks[dead++] = datumCopy(values[1], false, UUID_LEN);
 		else
 		{
 			dt_put_row(fcinfo, values, nulls);
 			(*remaining)--;
 		}
 	}
+	/* cancelled children: their parents may be waiting (events.c) */
+	dt_emit_child_events(queue, dead_tasks, dead, DatumGetTimestampTz(args[3]));
 	return dead;
 }
 

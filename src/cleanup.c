@@ -44,7 +44,6 @@
 
 PG_FUNCTION_INFO_V1(dt_cleanup_tasks);
 
-#define DT_MAX_BATCH	100000
 
 /*
  * $1 finished before, $2 batch size, $3 every held key blocks, $4 a
@@ -105,6 +104,28 @@ dt_arg_older_than(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The cut-off of a cleanup: the clock minus argument argno (older_than).
+ * False if nothing can have finished that long ago.
+ */
+bool
+dt_cleanup_cutoff(FunctionCallInfo fcinfo, int argno, TimestampTz *cutoff)
+{
+	Interval   *older_than = dt_arg_older_than(fcinfo, argno);
+	Interval   *max_older_than;
+
+	max_older_than = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+														   CStringGetDatum(DT_MAX_OLDER_THAN),
+														   ObjectIdGetDatum(InvalidOid),
+														   Int32GetDatum(-1)));
+	if (dt_interval_cmp(older_than, max_older_than) > 0)
+		return false;
+	*cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													  TimestampTzGetDatum(GetCurrentTimestamp()),
+													  IntervalPGetDatum(older_than)));
+	return true;
+}
+
+/*
  * durable_tasks.cleanup_tasks(queue_name text, older_than interval,
  *                             batch_size integer DEFAULT 1000)
  * RETURNS integer
@@ -119,27 +140,24 @@ dt_cleanup_tasks(PG_FUNCTION_ARGS)
 {
 	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock,
 									  DT_PRIV_ADMIN);
-	Interval   *older_than = dt_arg_older_than(fcinfo, 1);
-	int32		batch = dt_arg_int32(fcinfo, 2, "batch_size", 1, DT_MAX_BATCH);
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz cutoff;
+	int32		batch;
 	bool		block_all;
 	TimestampTz completed_cutoff;
 	Datum		args[4];
 	int			ret;
 	int32		deleted;
 
-	/* nothing finished that long ago (and now - older_than would overflow) */
-	if (dt_interval_cmp(older_than, DatumGetIntervalP(DirectFunctionCall3(interval_in,
-																		  CStringGetDatum(DT_MAX_OLDER_THAN),
-																		  ObjectIdGetDatum(InvalidOid),
-																		  Int32GetDatum(-1)))) > 0)
+	if (!dt_cleanup_cutoff(fcinfo, 1, &cutoff))
+	{
+		(void) dt_arg_int32(fcinfo, 2, "batch_size", 1, DT_MAX_CLEANUP_BATCH);
 		PG_RETURN_INT32(0);
+	}
+	batch = dt_arg_int32(fcinfo, 2, "batch_size", 1, DT_MAX_CLEANUP_BATCH);
 
-	dt_policy_terminal_blocks(dt_queue_policy(queue), now, &block_all,
-							  &completed_cutoff);
-	args[0] = DirectFunctionCall2(timestamptz_mi_interval,
-								  TimestampTzGetDatum(now),
-								  IntervalPGetDatum(older_than));
+	dt_policy_terminal_blocks(dt_queue_policy(queue), GetCurrentTimestamp(),
+							  &block_all, &completed_cutoff);
+	args[0] = TimestampTzGetDatum(cutoff);
 	args[1] = Int32GetDatum(batch);
 	args[2] = BoolGetDatum(block_all);
 	args[3] = TimestampTzGetDatum(completed_cutoff);

@@ -29,6 +29,7 @@
  *	  cancel.c         cancel_task
  *	  checkpoint.c     set_checkpoint, get_checkpoints, get_checkpoint
  *	  sleep.c          sleep_run
+ *	  events.c         emit_event, await_event, cleanup_events, fan-in
  *	  stats.c          queue_stats: counts by state, through an index
  *	  cleanup.c        cleanup_tasks: delete finished tasks, keep held keys
  *	  task.c           get_task
@@ -197,6 +198,8 @@ typedef struct DtQueue
 	Oid			ckpt_relid;		/* InvalidOid: a 1.1 layout, no checkpoints */
 	Oid			due_index;		/* ri_<q>_due; InvalidOid: a 1.1 layout, no
 								 * sleeping runs */
+	Oid			event_relid;	/* e_<q>; InvalidOid: no events (1.1) */
+	Oid			wait_relid;		/* w_<q> */
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
 	DtDedupPolicy policy;		/* the queue's defaults (registry) */
 } DtQueue;
@@ -216,7 +219,7 @@ extern bool dt_registry_has(const char *name);
 /* ---- layout.c ---- */
 
 /* A queue's tables by prefix, each after the tables it references. */
-#define DT_NUM_QUEUE_TABLES 3
+#define DT_NUM_QUEUE_TABLES 5
 extern const char *const dt_queue_tables[DT_NUM_QUEUE_TABLES];
 
 extern void dt_layout_check(DtQueue *queue);
@@ -341,6 +344,15 @@ extern void dt_spawn_check_parent(DtQueue *queue, DtSpawnOptions *opts);
 extern void dt_policy_terminal_blocks(const DtDedupPolicy *policy,
 									  TimestampTz now, bool *block_all,
 									  TimestampTz *completed_cutoff);
+
+/* ---- sleep.c, cleanup.c, events.c ---- */
+#define DT_MAX_CLEANUP_BATCH	100000
+extern void dt_sleep_held(DtQueue *queue, pg_uuid_t *run_id,
+						  TimestampTz wake_at, TimestampTz now);
+extern bool dt_cleanup_cutoff(FunctionCallInfo fcinfo, int argno,
+							  TimestampTz *cutoff);
+extern void dt_emit_child_events(DtQueue *queue, Datum *task_ids,
+								 int ntasks, TimestampTz now);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult

@@ -81,13 +81,15 @@ static const DtPlanDef plan_complete = {
 	"finished_at = $3 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") ") "
-	"AND t.state {task_from:complete} RETURNING t.task_id), "
+	"AND t.state {task_from:complete} "
+	"RETURNING t.task_id, t.parent_task_id IS NOT NULL AS child), "
 	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
 	"finished_at = $3 FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " RUN_IS_HELD("$3") " "
 	"RETURNING r.task_id) "
-	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
+	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t), "
+	"(SELECT t.task_id FROM t WHERE t.child)",
 	3, {UUIDOID, JSONBOID, TIMESTAMPTZOID}
 };
 
@@ -318,6 +320,9 @@ dt_fail_locked_run(DtQueue *queue, HeapTuple tup, TupleDesc desc,
 							   args, nulls, false, 0);
 	}
 	dt_spi_check(ret, SPI_OK_UPDATE, "failing a run");
+	/* failed for good: the child's parent may be waiting (events.c) */
+	if (!res->retried)
+		dt_emit_child_events(queue, &task_id, 1, now);
 }
 
 /*
@@ -351,6 +356,15 @@ dt_complete_run(PG_FUNCTION_ARGS)
 		/* the run is not held, or (it is and) its task is finished */
 		dt_run_check_held(queue, run_id, &now);
 		dt_run_task_check(queue, run_id, DT_MOVE_COMPLETE);
+	}
+	else
+	{
+		/* a child task: its parent may be waiting (fan-in, events.c) */
+		Datum		child = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 3, &isnull);
+
+		if (!isnull)
+			dt_emit_child_events(queue, &child, 1, now);
 	}
 	dt_spi_finish();
 

@@ -18,7 +18,7 @@
  *		   ri_<q>_done on (state, finished_at, attempt) of runs that
  *		   slept or ended, for queue_stats and cleanup_tasks; the claim
  *		   index ri_<q>_due of pending and sleeping runs replaces
- *		   ri_<q>_ready
+ *		   ri_<q>_ready; e_<q> (events) and w_<q> (waits of runs)
  *
  * Index names start with ti_/ri_ so that no index of queue "a" can take
  * the name of a table of queue "a_pkey".
@@ -74,7 +74,7 @@
 #include "durable_tasks.h"
 
 /* A queue's tables, each after the tables it references (drop_queue). */
-const char *const dt_queue_tables[DT_NUM_QUEUE_TABLES] = {"t_", "r_", "c_"};
+const char *const dt_queue_tables[DT_NUM_QUEUE_TABLES] = {"t_", "r_", "c_", "e_", "w_"};
 
 /* A column the extension reads, with the type and nullability it made. */
 typedef struct DtColumn
@@ -136,6 +136,23 @@ static const DtColumn checkpoint_columns[] = {
 	{"run_id", UUIDOID, true, -1},
 	{"attempt", INT4OID, true, -1},
 	{"updated_at", TIMESTAMPTZOID, true, -1},
+	{NULL}
+};
+
+static const DtColumn event_columns[] = {
+	{"event_name", TEXTOID, true, -1},
+	{"payload", JSONBOID, false, -1},
+	{"emitted_at", TIMESTAMPTZOID, false, -1},
+	{"created_at", TIMESTAMPTZOID, true, -1},
+	{NULL}
+};
+
+static const DtColumn wait_columns[] = {
+	{"run_id", UUIDOID, true, -1},
+	{"event_name", TEXTOID, true, -1},
+	{"timeout_at", TIMESTAMPTZOID, false, -1},
+	{"sleep_until", TIMESTAMPTZOID, true, -1},
+	{"created_at", TIMESTAMPTZOID, true, -1},
 	{NULL}
 };
 
@@ -407,6 +424,24 @@ dt_layout_check(DtQueue *queue)
 		dt_columns_check(queue, queue->ckpt_relid, rname, checkpoint_columns,
 						 false);
 	}
+
+	/* events and waits (1.2) */
+	snprintf(rname, sizeof(rname), "e_%s", queue->name);
+	queue->event_relid = get_relname_relid(rname, nspid);
+	if (OidIsValid(queue->event_relid))
+	{
+		dt_table_check(queue->event_relid, rname);
+		dt_columns_check(queue, queue->event_relid, rname, event_columns,
+						 false);
+	}
+	snprintf(rname, sizeof(rname), "w_%s", queue->name);
+	queue->wait_relid = get_relname_relid(rname, nspid);
+	if (OidIsValid(queue->wait_relid))
+	{
+		dt_table_check(queue->wait_relid, rname);
+		dt_columns_check(queue, queue->wait_relid, rname, wait_columns,
+						 false);
+	}
 }
 
 /* ---- the layout steps ---- */
@@ -480,6 +515,23 @@ static const char *const step_1_2[] = {
 	"CREATE INDEX %17$s ON durable_tasks.%2$s (available_at, run_id)"
 	" WHERE state IN ('pending', 'sleeping')",
 	"DROP INDEX durable_tasks.%9$s",
+	/*
+	 * events (events.c): one row per event name, emitted (emitted_at set)
+	 * or awaited before its emit; cleanup_events by emitted_at
+	 */
+	"CREATE TABLE durable_tasks.%18$s ("
+	" event_name text NOT NULL, payload jsonb, emitted_at timestamptz,"
+	" created_at timestamptz NOT NULL,"
+	" CONSTRAINT %19$s PRIMARY KEY (event_name))",
+	"CREATE INDEX %20$s ON durable_tasks.%18$s (emitted_at) WHERE emitted_at IS NOT NULL",
+	/* waits: a run's wait for an event, which goes with the run */
+	"CREATE TABLE durable_tasks.%21$s ("
+	" run_id uuid NOT NULL, event_name text NOT NULL, timeout_at timestamptz,"
+	" sleep_until timestamptz NOT NULL, created_at timestamptz NOT NULL,"
+	" CONSTRAINT %22$s PRIMARY KEY (run_id, event_name),"
+	" CONSTRAINT %23$s FOREIGN KEY (run_id)"
+	" REFERENCES durable_tasks.%2$s (run_id) ON DELETE CASCADE)",
+	"CREATE INDEX %24$s ON durable_tasks.%21$s (event_name)",
 	NULL
 };
 
@@ -500,7 +552,8 @@ static const DtLayoutStep layout_steps[] = {
  * Run one statement of a step: fmt with %N$s replaced by the queue's
  * quoted names (1 t_, 2 r_, 3 ti_pkey, 4 ri_pkey, 5 t_state, 6 r_state,
  * 7 ti_parent, 8 r_task_fk, 9 ri_ready, 10 ri_lease, 11 ri_task,
- * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk, 16 ri_done, 17 ri_due).
+ * 12 ti_ikey, 13 c_, 14 ci_pkey, 15 c_task_fk, 16 ri_done, 17 ri_due, 18 e_, 19 ei_pkey,
+ * 20 ei_emitted, 21 w_, 22 wi_pkey, 23 w_run_fk, 24 wi_event).
  */
 static void
 dt_layout_exec(const char *fmt, const char *q)
@@ -509,7 +562,8 @@ dt_layout_exec(const char *fmt, const char *q)
 		"t_%s", "r_%s", "ti_%s_pkey", "ri_%s_pkey", "t_%s_state", "r_%s_state",
 		"ti_%s_parent", "r_%s_task_fk", "ri_%s_ready", "ri_%s_lease",
 		"ri_%s_task", "ti_%s_ikey", "c_%s", "ci_%s_pkey", "c_%s_task_fk",
-		"ri_%s_done", "ri_%s_due"
+		"ri_%s_done", "ri_%s_due", "e_%s", "ei_%s_pkey", "ei_%s_emitted",
+		"w_%s", "wi_%s_pkey", "w_%s_run_fk", "wi_%s_event"
 	};
 	const char *names[lengthof(patterns)];
 	StringInfoData sql;

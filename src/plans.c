@@ -70,12 +70,16 @@ dt_plan_sql(DtQueue *queue, const char *template)
 	char		tname[NAMEDATALEN + 32];
 	char		rname[NAMEDATALEN + 32];
 	char		cname[NAMEDATALEN + 32];
+	char		ename[NAMEDATALEN + 32];
+	char		wname[NAMEDATALEN + 32];
 	StringInfoData buf;
 	const char *p = template;
 
 	dt_qualified_name(tname, "t_", queue->name);
 	dt_qualified_name(rname, "r_", queue->name);
 	dt_qualified_name(cname, "c_", queue->name);
+	dt_qualified_name(ename, "e_", queue->name);
+	dt_qualified_name(wname, "w_", queue->name);
 
 	initStringInfo(&buf);
 	while (*p)
@@ -98,6 +102,16 @@ dt_plan_sql(DtQueue *queue, const char *template)
 		{
 			appendStringInfoString(&buf, cname);
 			p += 13;
+		}
+		else if (strncmp(p, "{events}", 8) == 0)
+		{
+			appendStringInfoString(&buf, ename);
+			p += 8;
+		}
+		else if (strncmp(p, "{waits}", 7) == 0)
+		{
+			appendStringInfoString(&buf, wname);
+			p += 7;
 		}
 		else if ((next = dt_append_state_sql(&buf, p + 1)) != NULL)
 			p = next;

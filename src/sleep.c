@@ -55,6 +55,32 @@ static const DtPlanDef plan_sleep = {
 };
 
 /*
+ * Put the held run to sleep until wake_at (inside SPI); errors unless the
+ * caller holds its live lease.  Also await_event's suspension (events.c).
+ */
+void
+dt_sleep_held(DtQueue *queue, pg_uuid_t *run_id, TimestampTz wake_at,
+			  TimestampTz now)
+{
+	Datum		args[3];
+	bool		isnull;
+	int			ret;
+
+	args[0] = UUIDPGetDatum(run_id);
+	args[1] = TimestampTzGetDatum(wake_at);
+	args[2] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(dt_plan(queue, &plan_sleep), args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_SELECT, "putting a run to sleep");
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)) == 0)
+	{
+		/* not held (P0002, 55000), or held and its task is finished */
+		dt_run_check_held(queue, run_id, &now);
+		dt_run_task_check(queue, run_id, DT_MOVE_SLEEP);
+	}
+}
+
+/*
  * durable_tasks.sleep_run(queue_name text, run_id uuid, wake_at timestamptz)
  * RETURNS void
  *
@@ -68,10 +94,6 @@ dt_sleep_run(PG_FUNCTION_ARGS)
 									  DT_PRIV_WORKER);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	TimestampTz wake_at;
-	TimestampTz now = GetCurrentTimestamp();
-	Datum		args[3];
-	bool		isnull;
-	int			ret;
 
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -90,19 +112,8 @@ dt_sleep_run(PG_FUNCTION_ARGS)
 						   queue->name),
 				 errhint("Run ALTER EXTENSION durable_tasks UPDATE.")));
 
-	args[0] = UUIDPGetDatum(run_id);
-	args[1] = TimestampTzGetDatum(wake_at);
-	args[2] = TimestampTzGetDatum(now);
 	dt_spi_connect();
-	ret = SPI_execute_plan(dt_plan(queue, &plan_sleep), args, NULL, false, 0);
-	dt_spi_check(ret, SPI_OK_SELECT, "putting a run to sleep");
-	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 1, &isnull)) == 0)
-	{
-		/* not held (P0002, 55000), or held and its task is finished */
-		dt_run_check_held(queue, run_id, &now);
-		dt_run_task_check(queue, run_id, DT_MOVE_SLEEP);
-	}
+	dt_sleep_held(queue, run_id, wake_at, GetCurrentTimestamp());
 	dt_spi_finish();
 
 	PG_RETURN_VOID();

@@ -514,12 +514,13 @@ done
 SUMS12_SQL=$(for tb in "${TABLES12[@]}"; do checksum_sql "$tb"; done)
 AFT12_SQL=${SUMS12_SQL//"'sum:"/"'aft:"}      # the same, labelled aft: (after the update)
 N_FUNCS11=$(q "$A" "SELECT count(*) FROM ($EXT_FUNCS) x")
-# (the checkpoint tables c_<queue> and their indexes ci_, and queue_grants
-# with its key, are new in 1.2)
+# (the checkpoint, event and wait tables c_, e_, w_<queue> and their
+# indexes ci_, ei_, wi_, queue_grants with its key and the run indexes
+# ri_<queue>_done and _due are new in 1.2; ri_<queue>_ready is dropped)
 NODES12_SQL="SELECT 'nodes:' || string_agg(c.relname || '=' || c.relfilenode, ' ' ORDER BY c.relname)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i')
-                AND c.relname !~ '^(ci?_|queue_grants|ri_.*_(done|due|ready)$)';"
+                AND c.relname !~ '^(ci?_|ei?_|wi?_|queue_grants|ri_.*_(done|due|ready)$)';"
 
 # The update, in a session that has called the 1.1 PL/pgSQL create_queue and
 # cancel_task and a keyed spawn; right after it, in the same session: the
@@ -569,7 +570,7 @@ is "$(grep -Ev '^(sum|aft|nodes|acl):' <<<"$out")" "pre_hit:false
 pre_cancel:0
 acl_compared:$((N_FUNCS11 - 3))
 acl_gone:durable_tasks.add_idempotency_key(text),durable_tasks.check_queue(text,boolean),durable_tasks.check_queue_options(jsonb)
-acl_new:durable_tasks.await_task(text,uuid,double precision),durable_tasks.cleanup_tasks(text,interval,integer),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.grant_queue(text,name,text),durable_tasks.list_queue_grants(text),durable_tasks.queue_grants_changed(),durable_tasks.queue_stats(text),durable_tasks.revoke_queue(text,name,text),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.sleep_run(text,uuid,timestamp with time zone),durable_tasks.spawn_tasks(text,jsonb,jsonb)
+acl_new:durable_tasks.await_event(text,uuid,text,integer),durable_tasks.await_task(text,uuid,double precision),durable_tasks.cleanup_events(text,interval,integer),durable_tasks.cleanup_tasks(text,interval,integer),durable_tasks.emit_event(text,text,jsonb),durable_tasks.get_checkpoint(text,uuid,text),durable_tasks.get_checkpoints(text,uuid),durable_tasks.grant_queue(text,name,text),durable_tasks.list_queue_grants(text),durable_tasks.queue_grants_changed(),durable_tasks.queue_stats(text),durable_tasks.revoke_queue(text,name,text),durable_tasks.set_checkpoint(text,uuid,text,jsonb,integer),durable_tasks.sleep_run(text,uuid,timestamp with time zone),durable_tasks.spawn_tasks(text,jsonb,jsonb)
 hit:false:pending:true
 cancel:1
 cancel_again:0

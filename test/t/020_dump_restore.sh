@@ -132,7 +132,7 @@ SUM_SQL="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
     SELECT 'labels:' || (SELECT count(*) || ':' || md5(string_agg(l::text, ',' ORDER BY l.label)) FROM public.labels l)) s"
 SUM_BEFORE=$(q "$S" "$SUM_SQL")
 diag "source rows: $(tr '\n' ' ' <<<"$SUM_BEFORE")"
-is "$(wc -l <<<"$SUM_BEFORE" | tr -d ' ')" "12" "source: registry, grants, 3 queues x 3 tables and labels checksummed"
+is "$(wc -l <<<"$SUM_BEFORE" | tr -d ' ')" "18" "source: registry, grants, 3 queues x 5 tables and labels checksummed"
 
 DUMP="$T_SCRATCH/src.dump"
 if pg_dump -Fc -f "$DUMP" -d "$S" 2>"$T_SCRATCH/dump.err"; then

@@ -278,9 +278,9 @@ q "$C" "CREATE EXTENSION durable_tasks;
         SELECT durable_tasks.create_queue(n) FROM unnest(ARRAY['q3', 'q4', 'q5', 'q6']) n" >/dev/null
 read -r C3T C3R _ _ <<<"$(fill_queue "$C" q3)"
 for qn in q4 q5 q6; do fill_queue "$C" $qn >/dev/null; done
-q "$C" "DROP TABLE durable_tasks.c_q3, durable_tasks.r_q3, durable_tasks.t_q3;
-        DROP TABLE durable_tasks.c_q4, durable_tasks.r_q4, durable_tasks.t_q4;
-        DROP TABLE durable_tasks.r_q5" >/dev/null
+q "$C" "DROP TABLE durable_tasks.w_q3, durable_tasks.e_q3, durable_tasks.c_q3, durable_tasks.r_q3, durable_tasks.t_q3;
+        DROP TABLE durable_tasks.w_q4, durable_tasks.e_q4, durable_tasks.c_q4, durable_tasks.r_q4, durable_tasks.t_q4;
+        DROP TABLE durable_tasks.r_q5 CASCADE" >/dev/null
 
 check_calls "$C" "(c) q3 tables dropped by hand" no_tables q3 "$C3T" "$C3R"
 is "$(err "$C" "SELECT * FROM durable_tasks.spawn_task('q5', 'free', '{}')")" "$(printf '%s\n%s\n%s' "42704 queue \"q5\" has no tables" \
@@ -309,7 +309,7 @@ is "$(q "$C" "SELECT count(*) FROM durable_tasks.claim_task('q3', 'w3', 60, 10)"
 out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$C" 2>&1 <<'SQL'
 SELECT 1 AS x FROM durable_tasks.spawn_task('q6', 'send', '{"n": 9}', idempotency_key => 'k9') \gset
 SELECT 1 AS x FROM durable_tasks.claim_task('q6', 'w6') \gset
-DROP TABLE durable_tasks.c_q6, durable_tasks.r_q6, durable_tasks.t_q6;
+DROP TABLE durable_tasks.w_q6, durable_tasks.e_q6, durable_tasks.c_q6, durable_tasks.r_q6, durable_tasks.t_q6;
 SELECT public.t_err($$SELECT * FROM durable_tasks.spawn_task('q6', 'send', '{"n": 9}', idempotency_key => 'k9')$$);
 SELECT public.t_err($$SELECT * FROM durable_tasks.spawn_task('q6', 'free', '{}')$$);
 SELECT public.t_err($$SELECT * FROM durable_tasks.claim_task('q6', 'w6')$$);
