@@ -78,6 +78,15 @@ SELECT queue_name, spawned IS NULL AND dedup_hits IS NULL AND dedup_misses IS NU
   FROM durable_tasks.queue_stats() WHERE queue_name LIKE 'st\_%' ORDER BY queue_name;
 SELECT count(*) = (SELECT count(*) FROM durable_tasks.list_queues()) AS one_row_per_queue
   FROM durable_tasks.queue_stats(NULL);
+-- with many queues, the names are exactly those of list_queues(), in order
+-- (they were once read from memory freed after the registry's scan)
+SELECT count(*) FROM generate_series(1, 30) g,
+       LATERAL durable_tasks.create_queue('st_many_' || lpad(g::text, 2, '0'));
+SELECT (SELECT array_agg(queue_name ORDER BY queue_name) FROM durable_tasks.list_queues())
+     = (SELECT array_agg(queue_name) FROM durable_tasks.queue_stats()) AS same_names_in_order;
+SELECT count(*) FROM durable_tasks.queue_stats() WHERE queue_name LIKE 'st\_many\_%';
+SELECT count(*) FROM generate_series(1, 30) g,
+       LATERAL durable_tasks.drop_queue('st_many_' || lpad(g::text, 2, '0'));
 
 -- through the index, not a scan: a queue of 5,000 finished tasks
 SELECT count(*) FROM generate_series(1, 5000) g,

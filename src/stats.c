@@ -90,10 +90,14 @@ dt_stats_row(FunctionCallInfo fcinfo, DtQueue *queue)
 	dt_spi_finish();
 }
 
-/* The registered queues on which the caller has producer, by name. */
+/*
+ * The registered queues on which the caller has producer, by name, in the
+ * caller's memory context (SPI's goes at dt_spi_finish).
+ */
 static List *
 dt_stats_queues(void)
 {
+	MemoryContext caller_context = CurrentMemoryContext;
 	List	   *names = NIL;
 	int			ret;
 
@@ -110,7 +114,12 @@ dt_stats_queues(void)
 															 1, &isnull));
 
 		if (dt_acl_has(name, DT_PRIV_PRODUCER))
-			names = lappend(names, name);
+		{
+			MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
+
+			names = lappend(names, pstrdup(name));
+			MemoryContextSwitchTo(spi_context);
+		}
 	}
 	dt_spi_finish();
 	return names;

@@ -125,8 +125,58 @@ SELECT ordinal, created, state
          {"task_name": "send_welcome", "params": {"to": "e@example.com"}, "idempotency_key": "welcome:e"}
        ]', options => '{"delay_seconds": 3600}');
 
-\echo '13. Summary: tasks and runs by state (the queue tables are plain tables).'
-SELECT 'task' AS kind, state, count(*) FROM durable_tasks.t_emails GROUP BY state
-UNION ALL
-SELECT 'run', state, count(*) FROM durable_tasks.r_emails GROUP BY state
-ORDER BY 1 DESC, 2;
+\echo '13. Durable execution: a task that saves its steps, sleeps, waits for an'
+\echo '    event, fails once and resumes from its checkpoints on the retry.'
+SELECT durable_tasks.create_queue('orders');
+SELECT task_id AS o_task FROM durable_tasks.spawn_task('orders', 'charge_and_ship', '{"order": 44}',
+         options => '{"retry_strategy": {"kind": "none"}}') \gset
+\echo '    worker-1 charges the card, saves the step, and sleeps for a second:'
+SELECT run_id AS o_run, attempt FROM durable_tasks.claim_task('orders', 'worker-1') \gset
+SELECT durable_tasks.set_checkpoint('orders', :'o_run', 'charge', '{"charge_id": "ch_44"}');
+SELECT durable_tasks.sleep_run('orders', :'o_run', clock_timestamp() + interval '1 second');
+SELECT state FROM durable_tasks.get_task('orders', :'o_task');
+SELECT count(*) AS claimable_now FROM durable_tasks.claim_task('orders', 'worker-2');
+SELECT pg_sleep(1.1);
+\echo '    worker-2 gets the same run after the wake time, skips the charge (it is in'
+\echo '    the checkpoints) and waits for the warehouse to say the parcel shipped:'
+SELECT run_id = :'o_run' AS same_run, attempt FROM durable_tasks.claim_task('orders', 'worker-2');
+SELECT step_name, state FROM durable_tasks.get_checkpoints('orders', :'o_task');
+SELECT status FROM durable_tasks.await_event('orders', :'o_run', 'shipped:44', timeout_seconds => 3600);
+\echo '    the warehouse emits the event (first emit wins; a second one changes nothing):'
+SELECT durable_tasks.emit_event('orders', 'shipped:44', '{"tracking": "TRK-44"}') AS emitted;
+SELECT durable_tasks.emit_event('orders', 'shipped:44', '{"tracking": "other"}') AS emitted_again;
+\echo '    worker-3 resumes the run, which now sees the event; then it crashes (fail_run):'
+SELECT run_id = :'o_run' AS same_run FROM durable_tasks.claim_task('orders', 'worker-3');
+SELECT status, payload FROM durable_tasks.await_event('orders', :'o_run', 'shipped:44');
+SELECT durable_tasks.set_checkpoint('orders', :'o_run', 'ship', '{"tracking": "TRK-44"}');
+SELECT task_state, retry_attempt FROM durable_tasks.fail_run('orders', :'o_run', '{"error": "worker crashed"}');
+\echo '    worker-4 gets attempt 2, finds both steps done, and completes the task:'
+SELECT run_id AS o_run2, attempt FROM durable_tasks.claim_task('orders', 'worker-4') \gset
+SELECT step_name, state, attempt AS saved_by_attempt FROM durable_tasks.get_checkpoints('orders', :'o_task');
+SELECT status FROM durable_tasks.await_event('orders', :'o_run2', 'shipped:44');
+SELECT durable_tasks.complete_run('orders', :'o_run2', '{"charge_id": "ch_44", "tracking": "TRK-44"}');
+SELECT state, attempts, result FROM durable_tasks.get_task('orders', :'o_task');
+
+\echo '14. Privileges: a role that may only produce, and what it is refused.'
+CREATE ROLE demo_app;
+SELECT durable_tasks.grant_queue('orders', 'demo_app', 'producer');
+SET ROLE demo_app;
+SELECT created FROM durable_tasks.spawn_task('orders', 'charge_and_ship', '{"order": 45}');
+\set ON_ERROR_STOP off
+SELECT * FROM durable_tasks.claim_task('orders', 'sneaky');
+SELECT * FROM durable_tasks.t_orders;
+\set ON_ERROR_STOP on
+RESET ROLE;
+SELECT * FROM durable_tasks.list_queue_grants('orders');
+SELECT durable_tasks.revoke_queue('orders', 'demo_app', 'producer');
+DROP ROLE demo_app;
+
+\echo '15. Summary: exact counts by state (queue_stats), then a cleanup that keeps'
+\echo '    the tasks whose keys still block (the completed receipts) and deletes the'
+\echo '    rest of what has finished.'
+SELECT queue_name, pending, running, sleeping, completed, failed, cancelled
+  FROM durable_tasks.queue_stats();
+SELECT durable_tasks.cleanup_tasks('emails', interval '0') AS deleted;
+SELECT durable_tasks.cleanup_tasks('orders', interval '0') AS deleted;
+SELECT task_name, state, idempotency_key IS NOT NULL AS keyed
+  FROM durable_tasks.t_emails WHERE state IN ('completed', 'failed', 'cancelled') ORDER BY 1, 2;
