@@ -29,10 +29,15 @@
  * event "$child:<task_id>" is emitted in its queue, in the same
  * transaction, with {"state", "result", "failure"}; the modules that end
  * tasks call dt_emit_child_events() for the children among them only.
+ * emit_event refuses those names: only the extension emits them.
  *
- * Locks: the event row (FOR SHARE by an await, FOR UPDATE by an emit),
- * then for an await the task row and the run row (sleep), for an emit the
- * rows of the runs it wakes.
+ * Locks, in this order: an await locks its run's task row, then the event
+ * row (FOR SHARE), then the run row (when it suspends); an emit locks the
+ * event row, then the rows of the sleeping runs it wakes (never a task);
+ * a task that ends (fan-in) has its task and run rows locked before the
+ * event row.  An await never waits for the event row while holding a run
+ * row an emit could wake, and holds its task row before the event row as
+ * a cancel or a finisher of a child does: none of them can deadlock.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -55,6 +60,7 @@ PG_FUNCTION_INFO_V1(dt_cleanup_events);
 
 #define DT_EVENT_NAME_MAXLEN	255
 #define DT_PAYLOAD_MAXLEN		(1024 * 1024)
+#define DT_CHILD_EVENT_PREFIX	"$child:"
 
 static TupleDesc await_desc = NULL;
 
@@ -78,6 +84,14 @@ static const DtPlanDef plan_wake = {
 	"AND r.available_at OPERATOR(pg_catalog.=) w.sleep_until "
 	"AND r.available_at OPERATOR(pg_catalog.>) $2",
 	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/* $1 run_id: the run's task, locked first (see the file header) */
+static const DtPlanDef plan_await_task = {
+	"await_event_task",
+	"SELECT 1 FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF t",
+	1, {UUIDOID}
 };
 
 /* $1 event_name, $2 the clock */
@@ -131,7 +145,7 @@ static const DtPlanDef plan_cleanup_events = {
 /* $1 task ids: the children among them that are terminal, their events */
 static const DtPlanDef plan_child_events = {
 	"child_events",
-	"SELECT '$child:' OPERATOR(pg_catalog.||) t.task_id::pg_catalog.text, "
+	"SELECT '" DT_CHILD_EVENT_PREFIX "' OPERATOR(pg_catalog.||) t.task_id::pg_catalog.text, "
 	"pg_catalog.jsonb_build_object('state', t.state, 'result', t.result, "
 	"'failure', t.failure) "
 	"FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) ANY ($1) "
@@ -206,6 +220,13 @@ dt_emit_event(PG_FUNCTION_ARGS)
 	Jsonb	   *payload = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	bool		emitted;
 
+	if (strncmp(event_name, DT_CHILD_EVENT_PREFIX,
+				strlen(DT_CHILD_EVENT_PREFIX)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_name \"%s\" is reserved", event_name),
+				 errdetail("Events named \"%s<task_id>\" are emitted by durable_tasks when a child task ends.",
+						   DT_CHILD_EVENT_PREFIX)));
 	if (payload != NULL && VARSIZE(payload) > DT_PAYLOAD_MAXLEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -268,6 +289,10 @@ dt_await_event(PG_FUNCTION_ARGS)
 
 	dt_spi_connect();
 	dt_run_check_held(queue, run_id, &now);
+	args[0] = UUIDPGetDatum(run_id);
+	ret = SPI_execute_plan(dt_plan(queue, &plan_await_task), args, NULL,
+						   false, 1);
+	dt_spi_check(ret, SPI_OK_SELECT, "awaiting an event");
 
 	/* the event's row, locked while we decide (see the file header) */
 	args[0] = CStringGetTextDatum(event_name);
