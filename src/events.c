@@ -127,7 +127,12 @@ static const DtPlanDef plan_wait = {
 	5, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
-/* $1 emitted before, $2 batch size */
+/*
+ * $1 emitted before, $2 batch size.  An event is kept while a run of a
+ * live task has waited for it: a run the emit woke may not have resumed
+ * yet, and the task's code, run again from the start (a resume, a retry),
+ * must find the event at its await_event.
+ */
 static const DtPlanDef plan_cleanup_events = {
 	"cleanup_events",
 	"DELETE FROM {events} d WHERE d.event_name OPERATOR(pg_catalog.=) ANY (ARRAY("
@@ -135,9 +140,9 @@ static const DtPlanDef plan_cleanup_events = {
 	" WHERE e.emitted_at OPERATOR(pg_catalog.<) $1"
 	" AND NOT EXISTS (SELECT FROM {waits} w JOIN {runs} r"
 	"  ON r.run_id OPERATOR(pg_catalog.=) w.run_id"
+	"  JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id"
 	"  WHERE w.event_name OPERATOR(pg_catalog.=) e.event_name"
-	"  AND r.state OPERATOR(pg_catalog.=) 'sleeping'"
-	"  AND r.available_at OPERATOR(pg_catalog.=) w.sleep_until)"
+	"  AND t.state OPERATOR(pg_catalog.=) ANY ('{pending,running,sleeping}'::pg_catalog.text[]))"
 	" ORDER BY e.emitted_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED))",
 	2, {TIMESTAMPTZOID, INT4OID}
 };
@@ -352,7 +357,8 @@ dt_await_event(PG_FUNCTION_ARGS)
  * RETURNS integer
  *
  * Deletes up to batch_size events emitted before the clock minus
- * older_than that no sleeping run waits for.  Needs admin.
+ * older_than for which no run of a live task has waited (the task's code
+ * runs again from the start and must find it).  Needs admin.
  */
 Datum
 dt_cleanup_events(PG_FUNCTION_ARGS)
