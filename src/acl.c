@@ -529,18 +529,12 @@ dt_sync_role_dependencies(Oid relid)
 Datum
 dt_grants_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid = dt_trigger_relid(fcinfo);
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("durable_tasks.queue_grants_changed() can only be called as a trigger")));
-
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	LockRelationOid(RelationGetRelid(trigdata->tg_relation),
-					ShareUpdateExclusiveLock);	/* see dt_lock_grants */
+	CacheInvalidateRelcacheByRelid(relid);
+	LockRelationOid(relid, ShareUpdateExclusiveLock);	/* see dt_lock_grants */
 	dt_spi_connect();
-	dt_sync_role_dependencies(RelationGetRelid(trigdata->tg_relation));
+	dt_sync_role_dependencies(relid);
 	dt_spi_finish();
 	return PointerGetDatum(NULL);
 }
@@ -568,18 +562,41 @@ dt_schema_usage(Oid role, const char *rolename, bool grant)
 	dt_spi_check(ret, SPI_OK_UTILITY, "granting usage on the schema");
 }
 
-static Datum *
-dt_grant_args(char *queue, Oid role, DtPriv priv, char *nulls)
+/* The arguments of a grant_queue or revoke_queue call, checked. */
+typedef struct DtGrantCall
 {
-	Datum	   *args = palloc(3 * sizeof(Datum));
+	char	   *queue;			/* NULL: every queue */
+	char	   *rolename;
+	Oid			role;			/* InvalidOid: PUBLIC */
+	Datum		args[3];		/* queue_name, role, privilege */
+	char		nulls[4];
+} DtGrantCall;
 
-	nulls[0] = queue ? ' ' : 'n';
-	nulls[1] = nulls[2] = ' ';
-	nulls[3] = '\0';
-	args[0] = queue ? CStringGetTextDatum(queue) : (Datum) 0;
-	args[1] = ObjectIdGetDatum(role);
-	args[2] = CStringGetTextDatum(priv_names[priv]);
-	return args;
+static void
+dt_grant_call(FunctionCallInfo fcinfo, DtGrantCall *call)
+{
+	DtPriv		priv;
+
+	call->queue = dt_arg_grant_queue(fcinfo);
+	call->role = dt_arg_role(fcinfo, 1, &call->rolename);
+	priv = dt_arg_priv(fcinfo, 2);
+	strcpy(call->nulls, call->queue ? "   " : "n  ");
+	call->args[0] = call->queue ? CStringGetTextDatum(call->queue) : (Datum) 0;
+	call->args[1] = ObjectIdGetDatum(call->role);
+	call->args[2] = CStringGetTextDatum(priv_names[priv]);
+}
+
+/* Run sql on queue_grants with the call's arguments; how many rows. */
+static uint64
+dt_grant_exec(DtGrantCall *call, const char *sql, int expected)
+{
+	Oid			argtypes[3] = {TEXTOID, REGROLEOID, TEXTOID};
+	int			ret;
+
+	ret = SPI_execute_with_args(sql, 3, argtypes, call->args, call->nulls,
+								false, 0);
+	dt_spi_check(ret, expected, "changing the queue grants");
+	return SPI_processed;
 }
 
 /*
@@ -633,23 +650,14 @@ dt_acl_drop_queue(const char *queue)
 Datum
 dt_grant_queue(PG_FUNCTION_ARGS)
 {
-	char	   *queue = dt_arg_grant_queue(fcinfo);
-	char	   *rolename;
-	Oid			role = dt_arg_role(fcinfo, 1, &rolename);
-	DtPriv		priv = dt_arg_priv(fcinfo, 2);
-	Oid			argtypes[3] = {TEXTOID, REGROLEOID, TEXTOID};
-	char		nulls[4];
-	Datum	   *args = dt_grant_args(queue, role, priv, nulls);
-	int			ret;
+	DtGrantCall call;
 
+	dt_grant_call(fcinfo, &call);
 	dt_spi_connect();
-	ret = SPI_execute_with_args("INSERT INTO durable_tasks.queue_grants "
-								"(queue_name, role_name, privilege) VALUES ($1, $2, $3) "
-								"ON CONFLICT DO NOTHING",
-								3, argtypes, args, nulls, false, 0);
-	dt_spi_check(ret, SPI_OK_INSERT, "granting a queue privilege");
-	if (SPI_processed > 0)
-		dt_schema_usage(role, rolename, true);
+	if (dt_grant_exec(&call, "INSERT INTO durable_tasks.queue_grants "
+					  "(queue_name, role_name, privilege) VALUES ($1, $2, $3) "
+					  "ON CONFLICT DO NOTHING", SPI_OK_INSERT) > 0)
+		dt_schema_usage(call.role, call.rolename, true);
 	dt_spi_finish();
 	PG_RETURN_VOID();
 }
@@ -664,25 +672,18 @@ dt_grant_queue(PG_FUNCTION_ARGS)
 Datum
 dt_revoke_queue(PG_FUNCTION_ARGS)
 {
-	char	   *queue = dt_arg_grant_queue(fcinfo);
-	char	   *rolename;
-	Oid			role = dt_arg_role(fcinfo, 1, &rolename);
-	DtPriv		priv = dt_arg_priv(fcinfo, 2);
-	Oid			argtypes[3] = {TEXTOID, REGROLEOID, TEXTOID};
-	char		nulls[4];
-	Datum	   *args = dt_grant_args(queue, role, priv, nulls);
-	int			ret;
+	DtGrantCall call;
 
+	dt_grant_call(fcinfo, &call);
 	dt_spi_connect();
-	ret = SPI_execute_with_args("DELETE FROM durable_tasks.queue_grants g "
-								"WHERE g.queue_name IS NOT DISTINCT FROM $1 "
-								"AND g.role_name OPERATOR(pg_catalog.=) $2 "
-								"AND g.privilege OPERATOR(pg_catalog.=) $3",
-								3, argtypes, args, nulls, false, 0);
-	dt_spi_check(ret, SPI_OK_DELETE, "revoking a queue privilege");
 	/* its last grant: nothing is left that grant_queue gave it */
-	if (SPI_processed > 0 && dt_role_grants(role) == 0)
-		dt_schema_usage(role, rolename, false);
+	if (dt_grant_exec(&call, "DELETE FROM durable_tasks.queue_grants g "
+					  "WHERE g.queue_name IS NOT DISTINCT FROM $1 "
+					  "AND g.role_name OPERATOR(pg_catalog.=) $2 "
+					  "AND g.privilege OPERATOR(pg_catalog.=) $3",
+					  SPI_OK_DELETE) > 0 &&
+		dt_role_grants(call.role) == 0)
+		dt_schema_usage(call.role, call.rolename, false);
 	dt_spi_finish();
 	PG_RETURN_VOID();
 }

@@ -438,13 +438,6 @@ dt_check_queue_options(PG_FUNCTION_ARGS)
 Datum
 dt_registry_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("durable_tasks.registry_changed() can only be called as a trigger")));
-
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	CacheInvalidateRelcacheByRelid(dt_trigger_relid(fcinfo));
 	return PointerGetDatum(NULL);
 }

@@ -16,6 +16,10 @@
  */
 #include "postgres.h"
 
+#include "commands/trigger.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
 #include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -163,3 +167,17 @@ dt_uuid_str(pg_uuid_t *uuid)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
 }
 
+/*
+ * The relation a statement trigger function fires on; 39P01 if it was
+ * called other than as a trigger.
+ */
+Oid
+dt_trigger_relid(FunctionCallInfo fcinfo)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("durable_tasks.%s() can only be called as a trigger",
+						get_func_name(fcinfo->flinfo->fn_oid))));
+	return RelationGetRelid(((TriggerData *) fcinfo->context)->tg_relation);
+}

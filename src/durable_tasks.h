@@ -80,6 +80,7 @@ extern pg_uuid_t *dt_arg_uuid(FunctionCallInfo fcinfo, int argno,
 extern int32 dt_arg_int32(FunctionCallInfo fcinfo, int argno,
 						  const char *argname, int32 min, int32 max);
 extern char *dt_uuid_str(pg_uuid_t *uuid);
+extern Oid	dt_trigger_relid(FunctionCallInfo fcinfo);
 
 /* ---- acl.c ---- */
 
