@@ -23,6 +23,11 @@
  * A sleeping run (sleep.c) is claimed like a pending one from its wake
  * time on: the same run, with the same attempt, goes to the next worker.
  *
+ * Claims never wait for a row lock, with one exception: a child task that
+ * the claim cancels for a deadline, or whose expired lease fails it for
+ * good, emits its fan-in event (events.c), which waits for an await of
+ * that event in an open transaction (it holds the event row FOR SHARE).
+ *
  * A pending run whose task is already terminal (a retry created while the
  * task was being cancelled) or whose task passed a cancellation deadline
  * (max_delay before its first start, max_duration after it) is cancelled

@@ -47,7 +47,9 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/snapmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -127,6 +129,14 @@ static const DtPlanDef plan_wait = {
 	5, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
+/* $1 run_id, $2 event_name, $3 the clock: the run read the event */
+static const DtPlanDef plan_read = {
+	"await_event_read",
+	"INSERT INTO {waits} (run_id, event_name, timeout_at, sleep_until, created_at) "
+	"VALUES ($1, $2, NULL, '-infinity', $3) ON CONFLICT (run_id, event_name) DO NOTHING",
+	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID}
+};
+
 /*
  * $1 emitted before, $2 batch size.  An event is kept while a run of a
  * live task has waited for it: a run the emit woke may not have resumed
@@ -200,8 +210,18 @@ dt_emit(DtQueue *queue, const char *event_name, Jsonb *payload,
 	{
 		Datum		wake_args[2] = {args[0], args[2]};
 
-		ret = SPI_execute_plan(dt_plan(queue, &plan_wake), wake_args, NULL,
-							   false, 0);
+		/*
+		 * The waits that committed after a REPEATABLE READ or SERIALIZABLE
+		 * transaction's snapshot (the awaits our row lock waited for) must
+		 * be seen too: wake with the latest snapshot.
+		 */
+		if (IsolationUsesXactSnapshot())
+			ret = SPI_execute_snapshot(dt_plan(queue, &plan_wake), wake_args,
+									   NULL, GetLatestSnapshot(),
+									   InvalidSnapshot, false, true, 0);
+		else
+			ret = SPI_execute_plan(dt_plan(queue, &plan_wake), wake_args,
+								   NULL, false, 0);
 		dt_spi_check(ret, SPI_OK_UPDATE, "waking the runs that wait for an event");
 	}
 	return emitted;
@@ -243,6 +263,21 @@ dt_emit_event(PG_FUNCTION_ARGS)
 	emitted = dt_emit(queue, event_name, payload, GetCurrentTimestamp());
 	dt_spi_finish();
 	PG_RETURN_BOOL(emitted);
+}
+
+/* The run read the emitted event (see dt_await_event); inside SPI. */
+static void
+dt_record_read(DtQueue *queue, pg_uuid_t *run_id, const char *event_name,
+			   TimestampTz now)
+{
+	Datum		args[3];
+	int			ret;
+
+	args[0] = UUIDPGetDatum(run_id);
+	args[1] = CStringGetTextDatum(event_name);
+	args[2] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(dt_plan(queue, &plan_read), args, NULL, false, 0);
+	dt_spi_check(ret, SPI_OK_INSERT, "awaiting an event");
 }
 
 /* One result row of await_event. */
@@ -293,11 +328,12 @@ dt_await_event(PG_FUNCTION_ARGS)
 	dt_events_check(queue);
 
 	dt_spi_connect();
-	dt_run_check_held(queue, run_id, &now);
 	args[0] = UUIDPGetDatum(run_id);
 	ret = SPI_execute_plan(dt_plan(queue, &plan_await_task), args, NULL,
 						   false, 1);
 	dt_spi_check(ret, SPI_OK_SELECT, "awaiting an event");
+	/* held, as the task lock leaves it (a cancel we waited for ends it) */
+	dt_run_check_held(queue, run_id, &now);
 
 	/* the event's row, locked while we decide (see the file header) */
 	args[0] = CStringGetTextDatum(event_name);
@@ -315,7 +351,13 @@ dt_await_event(PG_FUNCTION_ARGS)
 		Datum		payload = SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 2, &isnull);
 
+		/*
+		 * Record that the run read it (a wait whose sleep_until, -infinity,
+		 * no run's available_at ever is): cleanup_events keeps the event
+		 * while the task lives, and its code, run again, finds it.
+		 */
 		dt_await_result(fcinfo, "emitted", payload, isnull);
+		dt_record_read(queue, run_id, event_name, now);
 		dt_spi_finish();
 		return (Datum) 0;
 	}
@@ -366,15 +408,16 @@ dt_cleanup_events(PG_FUNCTION_ARGS)
 	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock,
 									  DT_PRIV_ADMIN);
 	TimestampTz cutoff;
-	int32		batch = 0;
+	int32		batch;
 	Datum		args[2];
 	int			ret;
 	int32		deleted;
+	bool		anything = dt_cleanup_cutoff(fcinfo, 1, &cutoff);
 
-	if (!dt_cleanup_cutoff(fcinfo, 1, &cutoff))
-		PG_RETURN_INT32(0);
 	batch = dt_arg_int32(fcinfo, 2, "batch_size", 1, DT_MAX_CLEANUP_BATCH);
 	dt_events_check(queue);
+	if (!anything)
+		PG_RETURN_INT32(0);
 
 	args[0] = TimestampTzGetDatum(cutoff);
 	args[1] = Int32GetDatum(batch);
