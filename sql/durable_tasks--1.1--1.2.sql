@@ -153,12 +153,13 @@ REVOKE ALL ON FUNCTION durable_tasks.registry_changed() FROM PUBLIC;
 --
 -- Privileges on queues (acl.c): producer < worker < admin, granted per
 -- queue or (queue_name NULL) on every queue, present and future.  The
--- rows are user data: pg_dump keeps them.  A queue's grants go with it.
+-- rows are user data: pg_dump keeps them.  A queue's grants go with it:
+-- drop_queue deletes them, and create_queue deletes any a name it newly
+-- registers still has (a registry row deleted by hand).  No foreign key
+-- to the registry: pg_restore -j loads the two tables in any order.
 --
 CREATE TABLE durable_tasks.queue_grants (
-    queue_name text
-               CONSTRAINT queue_grants_queue_name_fkey
-               REFERENCES durable_tasks.queues (queue_name) ON DELETE CASCADE,
+    queue_name text,
     role_name  pg_catalog.regrole NOT NULL,
     privilege  text NOT NULL
                CONSTRAINT queue_grants_privilege_check

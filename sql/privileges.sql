@@ -655,6 +655,22 @@ REVOKE USAGE, CREATE ON SCHEMA durable_tasks FROM pv_squatter;
 DROP ROLE pv_squatter;
 
 --
+-- 13b. A registry row deleted by hand: create_queue registers the tables
+-- again, and the grants the old row had are gone with it (no foreign key
+-- keeps them in step: pg_restore -j loads the two tables in any order).
+--
+SELECT durable_tasks.create_queue('pv_hand');
+CREATE ROLE pv_hand_role;
+SELECT durable_tasks.grant_queue('pv_hand', 'pv_hand_role', 'worker');
+DELETE FROM durable_tasks.queues WHERE queue_name = 'pv_hand';
+SELECT count(*) AS grants_left_by_the_row FROM durable_tasks.queue_grants WHERE queue_name = 'pv_hand';
+SELECT durable_tasks.create_queue('pv_hand');
+SELECT count(*) AS grants_after_create FROM durable_tasks.list_queue_grants('pv_hand') WHERE queue_name IS NOT NULL;
+SELECT has_schema_privilege('pv_hand_role', 'durable_tasks', 'USAGE') AS usage_left;
+SELECT durable_tasks.drop_queue('pv_hand');
+DROP ROLE pv_hand_role;
+
+--
 -- 14. Code on a queue table, even a superuser's: every call on the queue
 -- refuses it (55000), since the queue's statements run as the extension's
 -- owner on behalf of every caller.

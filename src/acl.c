@@ -600,9 +600,9 @@ dt_grant_exec(DtGrantCall *call, const char *sql, int expected)
 }
 
 /*
- * drop_queue: remove the queue's grants (before its registry row, whose
- * foreign key would cascade to them), and for each role left without any,
- * the USAGE grant_queue gave it.  Inside SPI.
+ * drop_queue, and create_queue of a newly registered name: remove the
+ * queue's grants, and for each role left without any, the USAGE
+ * grant_queue gave it.  Inside SPI.
  */
 void
 dt_acl_drop_queue(const char *queue)

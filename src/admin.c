@@ -212,6 +212,8 @@ dt_create_queue(PG_FUNCTION_ARGS)
 	inserted = SPI_processed == 1;
 	if (!inserted && options != NULL)
 		dt_check_same_settings(name, options);
+	if (inserted)
+		dt_acl_drop_queue(name);	/* grants left by a row deleted by hand */
 	CommandCounterIncrement();
 
 	task_relid = dt_queue_relation("t_", name, AccessShareLock, false);
