@@ -44,9 +44,7 @@ static TupleDesc result_desc = NULL;
 #define DT_STEP_NAME_MAXLEN		255
 
 #define RUN_HELD \
-	"r.run_id OPERATOR(pg_catalog.=) $1 " \
-	"AND r.state OPERATOR(pg_catalog.=) 'running' " \
-	"AND r.claim_expires_at OPERATOR(pg_catalog.>) $4"
+	"r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$4")
 
 #define UPSERT \
 	"INSERT INTO {checkpoints} (task_id, step_name, state, run_id, attempt, " \

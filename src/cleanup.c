@@ -73,7 +73,7 @@ static const DtPlanDef plan_cleanup = {
  * Longer than anything could have finished ago: the earliest timestamp is
  * in 4714 BC.
  */
-#define DT_MAX_OLDER_THAN	"6000 years"
+#define DT_MAX_OLDER_THAN_YEARS	6000
 
 static int
 dt_interval_cmp(Interval *a, Interval *b)
@@ -110,14 +110,10 @@ dt_arg_older_than(FunctionCallInfo fcinfo, int argno)
 bool
 dt_cleanup_cutoff(FunctionCallInfo fcinfo, int argno, TimestampTz *cutoff)
 {
+	static Interval max_older_than = {0, 0, DT_MAX_OLDER_THAN_YEARS * MONTHS_PER_YEAR};
 	Interval   *older_than = dt_arg_older_than(fcinfo, argno);
-	Interval   *max_older_than;
 
-	max_older_than = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-														   CStringGetDatum(DT_MAX_OLDER_THAN),
-														   ObjectIdGetDatum(InvalidOid),
-														   Int32GetDatum(-1)));
-	if (dt_interval_cmp(older_than, max_older_than) > 0)
+	if (dt_interval_cmp(older_than, &max_older_than) > 0)
 		return false;
 	*cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 													  TimestampTzGetDatum(GetCurrentTimestamp()),

@@ -355,6 +355,15 @@ extern bool dt_cleanup_cutoff(FunctionCallInfo fcinfo, int argno,
 extern void dt_emit_child_events(DtQueue *queue, Datum *task_ids,
 								 int ntasks, TimestampTz now);
 
+/*
+ * SQL: the run r is held, a lease that is live at the clock "now" (a
+ * parameter, e.g. "$3").  Every writer that only the lease holder may
+ * call checks the same condition.
+ */
+#define DT_RUN_IS_HELD(now) \
+	"r.state OPERATOR(pg_catalog.=) 'running' " \
+	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
+
 /* ---- finish.c ---- */
 typedef struct DtFailResult
 {

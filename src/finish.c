@@ -46,10 +46,6 @@ PG_FUNCTION_INFO_V1(dt_fail_run);
 /* result descriptor of fail_run, built once per backend (dt_srf_init) */
 static TupleDesc fail_result_desc = NULL;
 
-/* $now: the parameter that holds the clock at the call */
-#define RUN_IS_HELD(now) \
-	"r.state OPERATOR(pg_catalog.=) 'running' " \
-	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
 
 static const DtPlanDef plan_run_task_state = {
 	"run_task_state",
@@ -80,13 +76,13 @@ static const DtPlanDef plan_complete = {
 	"WITH t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
 	"finished_at = $3 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") ") "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3") ") "
 	"AND t.state {task_from:complete} "
 	"RETURNING t.task_id, t.parent_task_id IS NOT NULL AS child), "
 	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
 	"finished_at = $3 FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " RUN_IS_HELD("$3") " "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t), "
 	"(SELECT t.task_id FROM t WHERE t.child)",
@@ -99,7 +95,7 @@ static const DtPlanDef plan_fail_lock = {
 	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
 	"t.state "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$2") " "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$2") " "
 	"FOR NO KEY UPDATE OF t, r",
 	2, {UUIDOID, TIMESTAMPTZOID}
 };

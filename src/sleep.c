@@ -34,21 +34,18 @@
 
 PG_FUNCTION_INFO_V1(dt_sleep_run);
 
-#define RUN_IS_HELD(now) \
-	"r.state OPERATOR(pg_catalog.=) 'running' " \
-	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
 
 /* $1 run_id, $2 wake_at, $3 the clock at the call */
 static const DtPlanDef plan_sleep = {
 	"sleep_run",
 	"WITH t AS (UPDATE {tasks} t SET state = {task_to:sleep} "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " RUN_IS_HELD("$3") ") "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3") ") "
 	"AND t.state {task_from:sleep} RETURNING t.task_id), "
 	"r AS (UPDATE {runs} r SET state = {run_to:sleep}, available_at = $2, "
 	"claimed_by = NULL, claim_expires_at = NULL FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " RUN_IS_HELD("$3") " "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
 	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
