@@ -7,17 +7,34 @@
  *
  * A checkpoint is a row of c_<queue>, keyed by (task_id, step_name), with
  * the run and attempt that wrote it last.  Only the holder of a live lease
- * writes: the write and the lease check are one statement that locks the
- * task row and then the run row (FOR SHARE OF t, r; or the task FOR SHARE
- * and the UPDATE that extends the lease), the order in which every writer
- * that waits locks them (finish.c, cancel.c), so a worker that saves a
- * step and completes in one transaction never deadlocks with a cancel.  A
- * lease sweep or a finisher of the same run either waits for the write or
- * makes it see that the run is no longer held (EvalPlanQual rechecks the
- * lease on the new version): a stale worker whose run was failed and
- * retried by another worker gets 55000 while the new holder's writes
- * stand.  The upsert (INSERT ... ON CONFLICT DO UPDATE) takes the
- * checkpoint row.
+ * writes, and the write takes no lock beyond the checkpoint row's: one
+ * statement reads the run, checks that it is held (running, lease not
+ * expired at the clock of the call) and upserts, with a fence on the
+ * attempt: an existing row is replaced only by the same or a later
+ * attempt (ON CONFLICT ... DO UPDATE ... WHERE c.attempt <= EXCLUDED.attempt).
+ *
+ * Why that suffices.  A run stops being held by a finisher of its own
+ * worker, by cancel_task, by a deadline, or by a lease sweep that fails it
+ * and retries the task as attempt n + 1.  A write that checked the lease
+ * while it was live may commit after any of these; it is then ordered
+ * before the move (it was decided while the lease was live), and only the
+ * sweep's successor can notice: attempt n + 1 may not see that last step
+ * and do it again.  What it saves itself stands in every order: if the
+ * stale write comes second, its upsert meets attempt n + 1's row (after
+ * waiting for it if uncommitted), the fence refuses it and the caller gets
+ * 55000; if it comes first, attempt n + 1 replaces it.  A write that reads
+ * the run after the move committed is refused by the lease check.
+ *
+ * Locks: the checkpoint row, and for a new row the task row FOR KEY SHARE
+ * (the foreign key's check).  No lock on the run or the task that a
+ * finisher, a cancel or a claim would wait for: a sweep takes an expired
+ * run from a worker whose transaction is still open, and a worker that
+ * saves and completes in one transaction takes part in no lock cycle
+ * (cleanup_tasks skips a task locked by the key check, and deletes only
+ * tasks whose end committed).  With extend_claim_seconds the run is
+ * updated: the task row is locked first (FOR SHARE), then the run's UPDATE
+ * checks the lease again (EvalPlanQual) as it locks it; that is the order
+ * of cancel_task and complete_run (finish.c, cancel.c), so no deadlock.
  *
  * Reads are plain reads under the caller's snapshot.
  *
@@ -47,20 +64,21 @@ static TupleDesc result_desc = NULL;
 	"r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$4")
 
 #define UPSERT \
-	"INSERT INTO {checkpoints} (task_id, step_name, state, run_id, attempt, " \
+	"INSERT INTO {checkpoints} AS c (task_id, step_name, state, run_id, attempt, " \
 	"updated_at) SELECT h.task_id, $2, $3, h.run_id, h.attempt, $4 FROM h " \
 	"ON CONFLICT (task_id, step_name) DO UPDATE SET state = EXCLUDED.state, " \
 	"run_id = EXCLUDED.run_id, attempt = EXCLUDED.attempt, " \
-	"updated_at = EXCLUDED.updated_at"
+	"updated_at = EXCLUDED.updated_at " \
+	"WHERE c.attempt OPERATOR(pg_catalog.<=) EXCLUDED.attempt"
 
 #define RUN_AND_TASK \
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 
-/* $1 run, $2 step, $3 state, $4 the clock; task row, then run row */
+/* $1 run, $2 step, $3 state, $4 the clock; no lock on the run */
 static const DtPlanDef plan_write = {
 	"checkpoint_write",
-	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt " RUN_AND_TASK
-	"WHERE " RUN_HELD " FOR SHARE OF t, r) " UPSERT,
+	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt FROM {runs} r "
+	"WHERE " RUN_HELD ") " UPSERT,
 	4, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID}
 };
 
@@ -132,12 +150,28 @@ dt_checkpoint_task_exists(DtQueue *queue, pg_uuid_t *task_id)
 }
 
 /*
+ * The write changed nothing: the run is not held (P0002 or 55000, as for a
+ * finisher), or a later attempt has saved the step (the fence).
+ */
+static void
+dt_checkpoint_refused(DtQueue *queue, pg_uuid_t *run_id, const char *step,
+					  TimestampTz now)
+{
+	dt_run_check_held(queue, run_id, &now);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("checkpoint \"%s\" of run %s was saved by a later attempt",
+					step, dt_uuid_str(run_id)),
+			 errdetail("A later attempt of the task holds its lease; this run's lease has ended.")));
+}
+
+/*
  * durable_tasks.set_checkpoint(queue_name text, run_id uuid,
  *		step_name text, state jsonb, extend_claim_seconds integer DEFAULT NULL)
  * RETURNS void
  *
- * Locks the task and run rows (see the file header) and the checkpoint
- * row.
+ * Locks the checkpoint row; with extend_claim_seconds also the task row
+ * (FOR SHARE) and the run row (see the file header).
  */
 Datum
 dt_set_checkpoint(PG_FUNCTION_ARGS)
@@ -165,7 +199,7 @@ dt_set_checkpoint(PG_FUNCTION_ARGS)
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_INSERT, "saving a checkpoint");
 	if (SPI_processed == 0)
-		dt_run_not_held_error(queue, run_id);
+		dt_checkpoint_refused(queue, run_id, step, now);
 	dt_spi_finish();
 
 	PG_RETURN_VOID();

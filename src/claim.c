@@ -3,10 +3,12 @@
  * claim.c
  *	  claim_task, extend_claim and lease expiry.
  *
- * Concurrency.  claim_task picks ready runs with FOR UPDATE OF the run and
- * its task SKIP LOCKED, so concurrent workers never receive the same run
- * and never wait for each other or for a cancel_task in progress; the run
- * and its task are updated in the same statement.  As SKIP LOCKED never
+ * Concurrency.  claim_task picks ready runs with FOR NO KEY UPDATE OF the
+ * run and its task SKIP LOCKED, so concurrent workers never receive the
+ * same run and never wait for each other or for a cancel_task in progress;
+ * the run and its task are updated in the same statement.  NO KEY: the
+ * lock the UPDATE takes anyway, which a foreign key's check (FOR KEY
+ * SHARE, a checkpoint or wait row being inserted) does not block.  As SKIP LOCKED never
  * waits, the order in which it locks the two rows cannot deadlock with
  * finish.c and cancel_task, which lock tasks first.
  *
@@ -15,7 +17,7 @@
  * long transaction.
  *
  * Leases are resolved lazily: before claiming, each claim_task call fails
- * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again FOR UPDATE SKIP LOCKED, so
+ * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again SKIP LOCKED, so
  * each expired run is handled by exactly one worker), which applies the
  * task's retry strategy like fail_run.  A retry that is due at once is
  * then claimable by the same call.
@@ -78,7 +80,7 @@ static const DtPlanDef plan_lease_sweep = {
 	"WHERE r.state OPERATOR(pg_catalog.=) 'running' "
 	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) $1 "
 	"ORDER BY r.claim_expires_at LIMIT " CppAsString2(DT_LEASE_SWEEP_BATCH) " "
-	"FOR UPDATE OF r, t SKIP LOCKED",
+	"FOR NO KEY UPDATE OF r, t SKIP LOCKED",
 	1, {TIMESTAMPTZOID}
 };
 
@@ -98,7 +100,7 @@ static const DtPlanDef plan_lease_sweep = {
 	" WHERE r.state {run_from:" claim "}" \
 	" AND r.available_at OPERATOR(pg_catalog.<=) $4" \
 	" ORDER BY r.available_at, r.run_id LIMIT " limit \
-	" FOR UPDATE OF r, t SKIP LOCKED" \
+	" FOR NO KEY UPDATE OF r, t SKIP LOCKED" \
 	"), runs AS (" \
 	" UPDATE {runs} r SET" \
 	"  state = CASE WHEN c.dead THEN {run_to:drop} ELSE {run_to:" claim "} END," \
