@@ -170,4 +170,57 @@ SELECT state, attempts, result, last_run_id = :'lr2' AS last_run_is_retry
 -- nothing is left to claim now (le_backoff's retry is not due yet)
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('cl_q', 'w3', qty => 100);
 
+--
+-- scan floors: a backend's claims start where its last claim ended, and
+-- from the start of the claim index again at the latest after
+-- durable_tasks.claim_full_scan_interval
+--
+SHOW durable_tasks.claim_full_scan_interval;
+SELECT durable_tasks.create_queue('cl_fl');
+SELECT task_id AS fa FROM durable_tasks.spawn_task('cl_fl', 'a') \gset
+SELECT task_id AS fb FROM durable_tasks.spawn_task('cl_fl', 'b') \gset
+SELECT task_id AS fc FROM durable_tasks.spawn_task('cl_fl', 'c') \gset
+SELECT task_id AS fd FROM durable_tasks.spawn_task('cl_fl', 'd') \gset
+-- (an hour: no full scan falls due by the clock while this runs)
+SET durable_tasks.claim_full_scan_interval = '1h';
+-- claims a (oldest first): the floor is a's run
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+-- b becomes due before a, behind the floor, as a late commit would
+-- (written directly, as superuser): the next claim starts at the floor
+-- and hands out c; a full scan finds b
+UPDATE durable_tasks.r_cl_fl SET available_at = '2000-01-01 00:00:00+00'
+ WHERE task_id = :'fb';
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+SET durable_tasks.claim_full_scan_interval = 0;
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+SET durable_tasks.claim_full_scan_interval = '1h';
+-- this backend's own spawn of a task due earlier lowers its floor
+SELECT task_id AS fe FROM durable_tasks.spawn_task('cl_fl', 'e',
+         options => '{"available_at": "2000-01-01 00:00:00+00"}') \gset
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+-- after the interval a claim scans it all: h, due behind the floor (a
+-- direct write), is found once the interval has passed
+SELECT task_id AS ff FROM durable_tasks.spawn_task('cl_fl', 'f') \gset
+SELECT task_id AS fg FROM durable_tasks.spawn_task('cl_fl', 'g') \gset
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+SELECT task_id AS fh FROM durable_tasks.spawn_task('cl_fl', 'h') \gset
+UPDATE durable_tasks.r_cl_fl SET available_at = '1999-01-01 00:00:00+00'
+ WHERE task_id = :'fh';
+SET durable_tasks.claim_full_scan_interval = '100ms';
+SELECT pg_sleep(0.2);
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+RESET durable_tasks.claim_full_scan_interval;
+-- a claim that finds nothing at or above its floor scans it all: the
+-- floor is g's run, i is due behind it
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1', qty => 2);
+SELECT task_id AS fi FROM durable_tasks.spawn_task('cl_fl', 'i') \gset
+UPDATE durable_tasks.r_cl_fl SET available_at = '1999-01-01 00:00:00+00'
+ WHERE task_id = :'fi';
+SELECT task_name FROM durable_tasks.claim_task('cl_fl', 'w1');
+SELECT count(*) AS claimed FROM durable_tasks.claim_task('cl_fl', 'w1');
+-- bad settings
+SET durable_tasks.claim_full_scan_interval = -1;
+SET durable_tasks.claim_full_scan_interval = '2h';
+SELECT durable_tasks.drop_queue('cl_fl');
+
 SELECT durable_tasks.drop_queue('cl_q');

@@ -38,6 +38,8 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     c record;
 BEGIN
+    -- a direct write, behind this backend's claim floor: scan it all
+    PERFORM set_config('durable_tasks.claim_full_scan_interval', '0', true);
     EXECUTE format('UPDATE durable_tasks.%I SET available_at = %L
                      WHERE task_id = $1 AND state = %L',
                    'r_' || q, '2000-01-01 00:00:00+00', 'pending') USING tid;

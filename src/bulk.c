@@ -342,6 +342,7 @@ dt_bulk_insert(DtQueue *queue, DtBulkElement *elements, int n, int count)
 		colnulls[7][k] = !o->has_parent;
 		cols[8][k] = UUIDPGetDatum(&el->res.run_id);
 		cols[9][k] = TimestampTzGetDatum(o->available_at);
+		dt_claim_floor_lower(queue, o->available_at);
 		cols[10][k] = el->spawn_key ? CStringGetTextDatum(el->spawn_key) : (Datum) 0;
 		colnulls[10][k] = el->spawn_key == NULL;
 		k++;

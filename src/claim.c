@@ -25,6 +25,29 @@
  * A sleeping run (sleep.c) is claimed like a pending one from its wake
  * time on: the same run, with the same attempt, goes to the next worker.
  *
+ * Scan floors.  A claim turns a pending run into a running one, which
+ * leaves the run's entry in the claim index ri_<q>_due until VACUUM; the
+ * entries of claimed runs pile up at the index's left edge, where a scan
+ * from the start walks every one of them (killed-tuple hints spare the
+ * heap visits, not the index pages: after 200,000 claims without VACUUM,
+ * 1,300 pages per claim).  The same happens to the lease index
+ * ri_<q>_lease with the runs that finished.  So each backend keeps, per
+ * queue, a floor for each scan: the latest available_at it claimed, and
+ * the clock of its last lease sweep that left nothing behind.  Entries
+ * below a floor are runs this backend claimed, runs others claimed or
+ * hold (SKIP LOCKED would skip them), or runs that became due at an
+ * earlier time after the scan that set the floor (a late commit, a past
+ * wake_at, a claim rolled back, a table written directly).  A scan starts
+ * at the floor (the index bound (available_at, run_id) >= the last run
+ * claimed), and from the start of the index when it finds too few runs,
+ * when durable_tasks.claim_full_scan_interval (1 s by default) has passed
+ * since the last full one, and on the first call; this backend's own
+ * spawns and sleeps with an earlier time lower the floor
+ * (dt_claim_floor_lower).
+ * Hence a run that becomes due at a time earlier than runs already handed
+ * out is claimed at most that interval after it could have been, and an
+ * expired lease is swept at most that much later.
+ *
  * Claims never wait for a row lock, with one exception: a child task that
  * the claim cancels for a deadline, or whose expired lease fails it for
  * good, emits its fan-in event (events.c), which waits for an await of
@@ -48,6 +71,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 
 #include "durable_tasks.h"
 
@@ -66,11 +90,18 @@ static TupleDesc result_desc = NULL;
  */
 #define DT_LEASE_SWEEP_BATCH	16
 
-/* claim_task's result columns; the claim statement adds "dead" after them */
+/* claim_task's result columns; the claim statement adds "dead" and
+ * available_at after them */
 #define CLAIM_COLUMNS			8
 
+/*
+ * durable_tasks.claim_full_scan_interval: how long a backend's scan floors
+ * stand between two full scans (milliseconds; 0: every scan is full).
+ */
+static int	dt_full_scan_interval_ms = 1000;
+
 /* columns 1-5 are what dt_fail_locked_run() expects */
-/* $1 the clock at the call */
+/* $1 the clock at the call, $2 the sweep floor */
 static const DtPlanDef plan_lease_sweep = {
 	"lease_sweep",
 	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
@@ -79,9 +110,10 @@ static const DtPlanDef plan_lease_sweep = {
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.state OPERATOR(pg_catalog.=) 'running' "
 	"AND r.claim_expires_at OPERATOR(pg_catalog.<=) $1 "
+	"AND r.claim_expires_at OPERATOR(pg_catalog.>=) $2 "
 	"ORDER BY r.claim_expires_at LIMIT " CppAsString2(DT_LEASE_SWEEP_BATCH) " "
 	"FOR NO KEY UPDATE OF r, t SKIP LOCKED",
-	1, {TIMESTAMPTZOID}
+	2, {TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
 #define CANCEL_DEADLINE(from, key) \
@@ -99,6 +131,7 @@ static const DtPlanDef plan_lease_sweep = {
 	" FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id" \
 	" WHERE r.state {run_from:" claim "}" \
 	" AND r.available_at OPERATOR(pg_catalog.<=) $4" \
+	" AND (r.available_at, r.run_id) OPERATOR(pg_catalog.>=) ($5, $6)" \
 	" ORDER BY r.available_at, r.run_id LIMIT " limit \
 	" FOR NO KEY UPDATE OF r, t SKIP LOCKED" \
 	"), runs AS (" \
@@ -124,38 +157,42 @@ static const DtPlanDef plan_lease_sweep = {
 	" RETURNING t.task_id, t.task_name, t.params, t.headers, t.max_attempts" \
 	")" \
 	" SELECT u.run_id, u.task_id, u.attempt, k.task_name, k.params, k.headers," \
-	"  k.max_attempts, u.claim_expires_at, u.dead" \
+	"  k.max_attempts, u.claim_expires_at, u.dead, u.available_at" \
 	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id" \
 	" ORDER BY u.available_at, u.run_id"
 
 /*
  * $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only),
- * $4 the clock at the call.  The claim of a 1.2 layout takes pending runs
+ * $4 the clock at the call, ($5, $6) the claim floor.  The claim of a 1.2 layout takes pending runs
  * and sleeping ones that are due (both in the claim index ri_<q>_due); a
  * 1.1 layout has pending runs only, and its claim index has no others.
  */
 static const DtPlanDef plan_claim_one = {
 	"claim_one",
 	CLAIM_SQL("1", "claim"),
-	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
+	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	UUIDOID}
 };
 
 static const DtPlanDef plan_claim_batch = {
 	"claim_batch",
 	CLAIM_SQL("$3", "claim"),
-	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
+	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	UUIDOID}
 };
 
 static const DtPlanDef plan_claim_one_1_1 = {
 	"claim_one_1_1",
 	CLAIM_SQL("1", "claim_pending"),
-	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
+	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	UUIDOID}
 };
 
 static const DtPlanDef plan_claim_batch_1_1 = {
 	"claim_batch_1_1",
 	CLAIM_SQL("$3", "claim_pending"),
-	4, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
+	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	UUIDOID}
 };
 
 static const DtPlanDef plan_extend = {
@@ -168,19 +205,65 @@ static const DtPlanDef plan_extend = {
 };
 
 /*
- * Fail up to DT_LEASE_SWEEP_BATCH runs whose lease has expired.
+ * Whether a scan with this floor starts from the index's start: no floor
+ * yet, or the interval has passed since the last full scan (see the
+ * header).
+ */
+static bool
+dt_scan_full(TimestampTz floor, TimestampTz full_at, TimestampTz now)
+{
+	return floor == 0 ||
+		now - full_at >= (TimestampTz) dt_full_scan_interval_ms * 1000;
+}
+
+void
+dt_claim_init(void)
+{
+	DefineCustomIntVariable("durable_tasks.claim_full_scan_interval",
+							"Longest time between two claims or lease sweeps of a queue that scan its index from the start.",
+							"In between, a backend's claims and lease sweeps start where its last one ended. 0 makes every scan start at the beginning.",
+							&dt_full_scan_interval_ms,
+							1000, 0, 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+/*
+ * This backend made a run of the queue due at t: a claim floor above t
+ * would hide it until the next full scan.
+ */
+void
+dt_claim_floor_lower(DtQueue *queue, TimestampTz t)
+{
+	if (queue->claim_floor != 0 && t <= queue->claim_floor)
+	{
+		queue->claim_floor = t;
+		memset(&queue->claim_floor_run, 0, sizeof(pg_uuid_t));
+	}
+}
+
+/*
+ * Fail up to DT_LEASE_SWEEP_BATCH runs whose lease has expired, from the
+ * sweep floor on; a sweep that leaves none behind moves the floor to now.
  */
 static void
 dt_expire_leases(DtQueue *queue, TimestampTz now)
 {
 	SPITupleTable *expired;
-	Datum		args[1] = {TimestampTzGetDatum(now)};
+	bool		full = dt_scan_full(queue->sweep_floor, queue->sweep_full_at, now);
+	Datum		args[2];
 	uint64		n;
 	int			ret;
 
+	args[0] = TimestampTzGetDatum(now);
+	args[1] = TimestampTzGetDatum(full ? DT_NOBEGIN : queue->sweep_floor);
 	ret = SPI_execute_plan(dt_plan(queue, &plan_lease_sweep),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "looking for expired leases");
+	if (full)
+		queue->sweep_full_at = now;
+	if (SPI_processed < DT_LEASE_SWEEP_BATCH)
+		queue->sweep_floor = now;
 
 	/* dt_fail_locked_run runs statements of its own: keep our result */
 	expired = SPI_tuptable;
@@ -224,11 +307,14 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	dead_tasks = palloc((SPI_processed + 1) * sizeof(Datum));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		Datum		values[CLAIM_COLUMNS + 1];
-		bool		nulls[CLAIM_COLUMNS + 1];
+		Datum		values[CLAIM_COLUMNS + 2];
+		bool		nulls[CLAIM_COLUMNS + 2];
 
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 						  values, nulls);
+		/* rows come in index order: the last one is the new floor */
+		queue->claim_floor = DatumGetTimestampTz(values[CLAIM_COLUMNS + 1]);
+		queue->claim_floor_run = *DatumGetUUIDP(values[0]);
 		if (DatumGetBool(values[CLAIM_COLUMNS]))
 			dead_tasks[dead++] = datumCopy(values[1], false, UUID_LEN);
 		else
@@ -240,6 +326,35 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	/* cancelled children: their parents may be waiting (events.c) */
 	dt_emit_child_events(queue, dead_tasks, dead, DatumGetTimestampTz(args[3]));
 	return dead;
+}
+
+/*
+ * Claim up to *remaining runs: from the claim floor on, then (if that
+ * found too few, or the floor is due for a full scan) from the start of
+ * the claim index.  Runs cancelled instead of claimed do not count: claim
+ * again; each round cancels the dead runs it met, so this ends.
+ */
+static void
+dt_claim_from_floor(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
+					int32 *remaining, TimestampTz now)
+{
+	static pg_uuid_t nil_run;	/* all zeros, the lowest run id */
+	bool		full = dt_scan_full(queue->claim_floor, queue->claim_full_at, now);
+
+	args[4] = TimestampTzGetDatum(full ? DT_NOBEGIN : queue->claim_floor);
+	args[5] = UUIDPGetDatum(full ? &nil_run : &queue->claim_floor_run);
+	while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
+		;
+	if (*remaining > 0 && !full)
+	{
+		full = true;
+		args[4] = TimestampTzGetDatum(DT_NOBEGIN);
+		args[5] = UUIDPGetDatum(&nil_run);
+		while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
+			;
+	}
+	if (full)
+		queue->claim_full_at = now;
 }
 
 /*
@@ -259,7 +374,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	int32		timeout;
 	int32		remaining;
 	TimestampTz now;
-	Datum		args[4];
+	Datum		args[6];
 
 	dt_srf_init(fcinfo, &result_desc);
 	queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_WORKER);
@@ -276,13 +391,7 @@ dt_claim_task(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(worker_id);
 	args[1] = TimestampTzGetDatum(now + (TimestampTz) timeout * USECS_PER_SEC);
 	args[3] = TimestampTzGetDatum(now);
-
-	/*
-	 * Runs cancelled instead of claimed do not count: claim again.  Each
-	 * round cancels the dead runs it met, so this ends.
-	 */
-	while (remaining > 0 && dt_claim_batch(fcinfo, queue, args, &remaining) > 0)
-		;
+	dt_claim_from_floor(fcinfo, queue, args, &remaining, now);
 	dt_spi_finish();
 
 	return (Datum) 0;

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "durable_tasks.h"
 
@@ -29,4 +30,6 @@ _PG_init(void)
 	dt_spi_init();
 	dt_acl_init();
 	dt_queue_init();
+	dt_claim_init();
+	MarkGUCPrefixReserved("durable_tasks");
 }

@@ -203,6 +203,12 @@ typedef struct DtQueue
 	Oid			wait_relid;		/* w_<q> */
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
 	DtDedupPolicy policy;		/* the queue's defaults (registry) */
+	/* claim.c's scan floors (0: none yet), and when each last scanned all */
+	TimestampTz claim_floor;	/* with claim_floor_run: (available_at, run_id) */
+	pg_uuid_t	claim_floor_run;
+	TimestampTz claim_full_at;
+	TimestampTz sweep_floor;
+	TimestampTz sweep_full_at;
 } DtQueue;
 
 extern void dt_queue_init(void);
@@ -363,6 +369,10 @@ extern void dt_emit_child_events(DtQueue *queue, Datum *task_ids,
 #define DT_RUN_IS_HELD(now) \
 	"r.state OPERATOR(pg_catalog.=) 'running' " \
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
+
+/* ---- claim.c ---- */
+extern void dt_claim_init(void);
+extern void dt_claim_floor_lower(DtQueue *queue, TimestampTz t);
 
 /* ---- finish.c ---- */
 typedef struct DtFailResult

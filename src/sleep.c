@@ -75,6 +75,7 @@ dt_sleep_held(DtQueue *queue, pg_uuid_t *run_id, TimestampTz wake_at,
 		dt_run_check_held(queue, run_id, &now);
 		dt_run_task_check(queue, run_id, DT_MOVE_SLEEP);
 	}
+	dt_claim_floor_lower(queue, wake_at);
 }
 
 /*

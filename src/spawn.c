@@ -189,6 +189,8 @@ dt_spawn_create(DtQueue *queue, const char *task_name, Jsonb *params,
 		dt_spi_check(ret, SPI_OK_INSERT, "inserting a keyed task");
 		res->created = SPI_processed == 1;
 	}
+	if (res->created)
+		dt_claim_floor_lower(queue, opts->available_at);
 	return res->created;
 }
 
