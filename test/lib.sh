@@ -2,6 +2,8 @@
 # test/lib.sh - shared helpers for test/run and test/demo.  Source it, don't run it.
 #
 #   dt_ensure_deps        install PostgreSQL 15 dev headers + IPC::Run if missing
+#   dt_ensure_extension E P  make extension E (Debian package P) available to
+#                         $PG_CONFIG's installation if it can; never fails hard
 #   dt_pg_env             pick pg_config 15, put its bindir first in PATH
 #   dt_workdir            throwaway $DT_TMP with a copy of the repo in $DT_TMP/src
 #   dt_build_install      build the copy (warnings are errors) and install it
@@ -44,6 +46,45 @@ dt_ensure_deps() {
         apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null || return 1
     fi
     dt_pg_env
+}
+
+# An optional extension for benchmarks: E's control file in $PG_CONFIG's
+# sharedir, else (as root) apt-get install P, whose files land in the system
+# PostgreSQL's dirs; when $PG_CONFIG is another (relocated) installation, the
+# package's extension and library files are copied into its sharedir and
+# pkglibdir.  Returns 1, with a message, if E cannot be had.  Call after
+# dt_pg_env.
+dt_ensure_extension() {
+    local ext=$1 pkg=$2 share lib sys_share sys_lib f rel
+    share=$("$PG_CONFIG" --sharedir) && lib=$("$PG_CONFIG" --pkglibdir) || return 1
+    [ -f "$share/extension/$ext.control" ] && return 0
+    sys_share=/usr/share/postgresql/$DT_PG_MAJOR
+    sys_lib=/usr/lib/postgresql/$DT_PG_MAJOR/lib
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        if ! dt_is_root || ! command -v apt-get >/dev/null; then
+            dt_log "$ext: package $pkg not installed (apt-get install -y $pkg)"
+            return 1
+        fi
+        dt_log "installing $pkg"
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null 2>&1 &&
+                apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1; }; } ||
+            { dt_log "$ext: apt-get install $pkg failed"; return 1; }
+    fi
+    if [ "$share" != "$sys_share" ]; then
+        # a relocated installation: copy the package's files over
+        while IFS= read -r f; do
+            [ -f "$f" ] || continue
+            case $f in
+                "$sys_share"/*) rel=${f#"$sys_share"/}; mkdir -p "$share/$(dirname "$rel")" && cp -p "$f" "$share/$rel" ;;
+                "$sys_lib"/*) rel=${f#"$sys_lib"/}; mkdir -p "$lib/$(dirname "$rel")" && cp -p "$f" "$lib/$rel" ;;
+            esac || { dt_log "$ext: cannot copy $f into $PG_CONFIG's installation"; return 1; }
+        done < <(dpkg -L "$pkg")
+    fi
+    [ -f "$share/extension/$ext.control" ] && return 0
+    dt_log "$ext: $pkg is installed but $share/extension/$ext.control is missing"
+    return 1
 }
 
 # PG_CONFIG = the first pg_config that reports version 15; its bindir goes first in PATH.
