@@ -339,22 +339,27 @@ dt_claim_from_floor(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 					int32 *remaining, TimestampTz now)
 {
 	static pg_uuid_t nil_run;	/* all zeros, the lowest run id */
-	bool		full = dt_scan_full(queue->claim_floor, queue->claim_full_at, now);
+	int32		wanted;
 
-	args[4] = TimestampTzGetDatum(full ? DT_NOBEGIN : queue->claim_floor);
-	args[5] = UUIDPGetDatum(full ? &nil_run : &queue->claim_floor_run);
-	while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
-		;
-	if (*remaining > 0 && !full)
+	if (!dt_scan_full(queue->claim_floor, queue->claim_full_at, now))
 	{
-		full = true;
-		args[4] = TimestampTzGetDatum(DT_NOBEGIN);
-		args[5] = UUIDPGetDatum(&nil_run);
+		args[4] = TimestampTzGetDatum(queue->claim_floor);
+		args[5] = UUIDPGetDatum(&queue->claim_floor_run);
 		while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
 			;
+		if (*remaining == 0)
+			return;
 	}
-	if (full)
-		queue->claim_full_at = now;
+
+	wanted = *remaining;
+	args[4] = TimestampTzGetDatum(DT_NOBEGIN);
+	args[5] = UUIDPGetDatum(&nil_run);
+	while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
+		;
+	queue->claim_full_at = now;
+	/* nothing due at all: an idle poller's next claim scans only once */
+	if (*remaining == wanted)
+		queue->claim_floor = 0;
 }
 
 /*
