@@ -8,19 +8,19 @@
  * same run and never wait for each other or for a cancel_task in progress;
  * the run and its task are updated in the same statement.  NO KEY: the
  * lock the UPDATE takes anyway, which a foreign key's check (FOR KEY
- * SHARE, a checkpoint or wait row being inserted) does not block.  As SKIP LOCKED never
- * waits, the order in which it locks the two rows cannot deadlock with
- * finish.c and cancel_task, which lock tasks first.
+ * SHARE, a checkpoint or wait row being inserted) does not block.  As
+ * SKIP LOCKED never waits, the order in which it locks the two rows cannot
+ * deadlock with finish.c and cancel_task, which lock tasks first.
  *
  * Every time a worker sees (lease ends, deadlines, the runs that are
  * due) is taken from the clock at the call, never from the start of a
  * long transaction.
  *
  * Leases are resolved lazily: before claiming, each claim_task call fails
- * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again SKIP LOCKED, so
- * each expired run is handled by exactly one worker), which applies the
- * task's retry strategy like fail_run.  A retry that is due at once is
- * then claimable by the same call.
+ * up to DT_LEASE_SWEEP_BATCH runs whose lease has expired (again SKIP
+ * LOCKED, so each expired run is handled by exactly one worker), which
+ * applies the task's retry strategy like fail_run.  A retry that is due
+ * at once is then claimable by the same call.
  *
  * A sleeping run (sleep.c) is claimed like a pending one from its wake
  * time on: the same run, with the same attempt, goes to the next worker.
@@ -90,8 +90,10 @@ static TupleDesc result_desc = NULL;
  */
 #define DT_LEASE_SWEEP_BATCH	16
 
-/* claim_task's result columns; the claim statement adds "dead" and
- * available_at after them */
+/*
+ * claim_task's result columns; the claim statement adds "dead" and
+ * available_at after them
+ */
 #define CLAIM_COLUMNS			8
 
 /*
@@ -163,9 +165,10 @@ static const DtPlanDef plan_lease_sweep = {
 
 /*
  * $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only),
- * $4 the clock at the call, ($5, $6) the claim floor.  The claim of a 1.2 layout takes pending runs
- * and sleeping ones that are due (both in the claim index ri_<q>_due); a
- * 1.1 layout has pending runs only, and its claim index has no others.
+ * $4 the clock at the call, ($5, $6) the claim floor.  The claim of a 1.2
+ * layout takes pending runs and sleeping ones that are due (both in the
+ * claim index ri_<q>_due); a 1.1 layout has pending runs only, and its
+ * claim index has no others.
  */
 static const DtPlanDef plan_claim_one = {
 	"claim_one",
