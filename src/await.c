@@ -56,7 +56,8 @@ static const DtPlanDef plan_await_read = {
 	"await_read",
 	"SELECT t.task_id, t.state, t.result, t.failure FROM {tasks} t "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

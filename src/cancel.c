@@ -54,7 +54,8 @@ PG_FUNCTION_INFO_V1(dt_cancel_task);
 	" FROM tree"
 
 static const DtPlanDef plan_tree = {
-	"cancel_tree", TREE_SQL, 1, {UUIDOID}
+	"cancel_tree", TREE_SQL, 1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 the tree, $2 the clock at the call */
@@ -63,7 +64,8 @@ static const DtPlanDef plan_cancel_tasks = {
 	"UPDATE {tasks} t SET state = {task_to:cancel}, finished_at = $2 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) ANY ($1) AND t.state {task_from:cancel} "
 	"RETURNING t.task_id, t.parent_task_id IS NOT NULL",
-	2, {UUIDARRAYOID, TIMESTAMPTZOID}
+	2, {UUIDARRAYOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_cancel_runs = {
@@ -71,7 +73,8 @@ static const DtPlanDef plan_cancel_runs = {
 	"UPDATE {runs} r SET state = {run_to:cancel}, finished_at = $2, "
 	"claim_expires_at = NULL "
 	"WHERE r.task_id OPERATOR(pg_catalog.=) ANY ($1) AND r.state {run_from:cancel}",
-	2, {UUIDARRAYOID, TIMESTAMPTZOID}
+	2, {UUIDARRAYOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

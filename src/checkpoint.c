@@ -79,7 +79,8 @@ static const DtPlanDef plan_write = {
 	"checkpoint_write",
 	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt FROM {runs} r "
 	"WHERE " RUN_HELD ") " UPSERT,
-	4, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID}
+	4, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID},
+	DT_PLAN_GENERIC
 };
 
 /*
@@ -93,7 +94,8 @@ static const DtPlanDef plan_write_extend = {
 	"h AS (UPDATE {runs} r SET claim_expires_at = $5 FROM k "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id AND " RUN_HELD " "
 	"RETURNING r.run_id, r.task_id, r.attempt) " UPSERT,
-	5, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	5, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_read_all = {
@@ -101,7 +103,8 @@ static const DtPlanDef plan_read_all = {
 	"SELECT c.step_name, c.state, c.run_id, c.attempt, c.updated_at "
 	"FROM {checkpoints} c WHERE c.task_id OPERATOR(pg_catalog.=) $1 "
 	"ORDER BY c.updated_at, c.step_name",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_read_one = {
@@ -109,13 +112,15 @@ static const DtPlanDef plan_read_one = {
 	"SELECT c.state FROM {checkpoints} c "
 	"WHERE c.task_id OPERATOR(pg_catalog.=) $1 "
 	"AND c.step_name OPERATOR(pg_catalog.=) $2",
-	2, {UUIDOID, TEXTOID}
+	2, {UUIDOID, TEXTOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_task_exists = {
 	"checkpoint_task_exists",
 	"SELECT 1 FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 /* The queue, which must have its checkpoint table (layout step 1.2). */

@@ -115,7 +115,8 @@ static const DtPlanDef plan_lease_sweep = {
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>=) $2 "
 	"ORDER BY r.claim_expires_at LIMIT " CppAsString2(DT_LEASE_SWEEP_BATCH) " "
 	"FOR NO KEY UPDATE OF r, t SKIP LOCKED",
-	2, {TIMESTAMPTZOID, TIMESTAMPTZOID}
+	2, {TIMESTAMPTZOID, TIMESTAMPTZOID},
+	DT_PLAN_GENERIC
 };
 
 #define CANCEL_DEADLINE(from, key) \
@@ -174,28 +175,32 @@ static const DtPlanDef plan_claim_one = {
 	"claim_one",
 	CLAIM_SQL("1", "claim"),
 	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID}
+	UUIDOID},
+	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_claim_batch = {
 	"claim_batch",
 	CLAIM_SQL("$3", "claim"),
 	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID}
+	UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_claim_one_1_1 = {
 	"claim_one_1_1",
 	CLAIM_SQL("1", "claim_pending"),
 	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID}
+	UUIDOID},
+	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_claim_batch_1_1 = {
 	"claim_batch_1_1",
 	CLAIM_SQL("$3", "claim_pending"),
 	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID}
+	UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_extend = {
@@ -204,7 +209,8 @@ static const DtPlanDef plan_extend = {
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 	"AND r.state OPERATOR(pg_catalog.=) 'running' "
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>) $3",
-	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

@@ -66,7 +66,8 @@ static const DtPlanDef plan_cleanup = {
 	" FOR UPDATE OF t SKIP LOCKED)"
 	" DELETE FROM {tasks} d USING victims v"
 	" WHERE d.task_id OPERATOR(pg_catalog.=) v.task_id",
-	4, {TIMESTAMPTZOID, INT4OID, BOOLOID, TIMESTAMPTZOID}
+	4, {TIMESTAMPTZOID, INT4OID, BOOLOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

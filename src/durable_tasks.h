@@ -253,7 +253,12 @@ typedef struct DtPlanDef
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[DT_PLAN_MAX_ARGS];
+	int			cursor_options; /* DT_PLAN_CHOOSE or DT_PLAN_GENERIC */
 } DtPlanDef;
+
+/* the plan cache chooses (custom plans first), or always the generic plan */
+#define DT_PLAN_CHOOSE		0
+#define DT_PLAN_GENERIC		CURSOR_OPT_GENERIC_PLAN
 
 extern void dt_plans_init(void);
 extern SPIPlanPtr dt_plan(DtQueue *queue, const DtPlanDef *def);

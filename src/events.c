@@ -73,7 +73,8 @@ static const DtPlanDef plan_emit = {
 	"VALUES ($1, $2, $3, $3) ON CONFLICT (event_name) DO UPDATE "
 	"SET payload = EXCLUDED.payload, emitted_at = EXCLUDED.emitted_at "
 	"WHERE e.emitted_at IS NULL RETURNING 1",
-	3, {TEXTOID, JSONBOID, TIMESTAMPTZOID}
+	3, {TEXTOID, JSONBOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 event_name, $2 the clock: make the runs sleeping for it due now */
@@ -85,7 +86,8 @@ static const DtPlanDef plan_wake = {
 	"AND r.state OPERATOR(pg_catalog.=) 'sleeping' "
 	"AND r.available_at OPERATOR(pg_catalog.=) w.sleep_until "
 	"AND r.available_at OPERATOR(pg_catalog.>) $2",
-	2, {TEXTOID, TIMESTAMPTZOID}
+	2, {TEXTOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 run_id: the run's task, locked first (see the file header) */
@@ -93,7 +95,8 @@ static const DtPlanDef plan_await_task = {
 	"await_event_task",
 	"SELECT 1 FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF t",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 event_name, $2 the clock */
@@ -101,14 +104,16 @@ static const DtPlanDef plan_await_row = {
 	"await_event_row",
 	"INSERT INTO {events} (event_name, created_at) VALUES ($1, $2) "
 	"ON CONFLICT (event_name) DO NOTHING",
-	2, {TEXTOID, TIMESTAMPTZOID}
+	2, {TEXTOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_await_lock = {
 	"await_event_lock",
 	"SELECT e.emitted_at IS NOT NULL, e.payload FROM {events} e "
 	"WHERE e.event_name OPERATOR(pg_catalog.=) $1 FOR SHARE",
-	1, {TEXTOID}
+	1, {TEXTOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 run_id, $2 event_name, $3 the clock: is the run's wait timed out? */
@@ -117,7 +122,8 @@ static const DtPlanDef plan_wait_timed_out = {
 	"SELECT 1 FROM {waits} w WHERE w.run_id OPERATOR(pg_catalog.=) $1 "
 	"AND w.event_name OPERATOR(pg_catalog.=) $2 "
 	"AND w.timeout_at OPERATOR(pg_catalog.<=) $3",
-	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID}
+	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 run_id, $2 event_name, $3 timeout_at, $4 sleep_until, $5 the clock */
@@ -126,7 +132,8 @@ static const DtPlanDef plan_wait = {
 	"INSERT INTO {waits} AS w (run_id, event_name, timeout_at, sleep_until, created_at) "
 	"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, event_name) DO UPDATE "
 	"SET timeout_at = EXCLUDED.timeout_at, sleep_until = EXCLUDED.sleep_until",
-	5, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	5, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 run_id, $2 event_name, $3 the clock: the run read the event */
@@ -134,7 +141,8 @@ static const DtPlanDef plan_read = {
 	"await_event_read",
 	"INSERT INTO {waits} (run_id, event_name, timeout_at, sleep_until, created_at) "
 	"VALUES ($1, $2, NULL, '-infinity', $3) ON CONFLICT (run_id, event_name) DO NOTHING",
-	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID}
+	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*
@@ -154,7 +162,8 @@ static const DtPlanDef plan_cleanup_events = {
 	"  WHERE w.event_name OPERATOR(pg_catalog.=) e.event_name"
 	"  AND t.state OPERATOR(pg_catalog.=) ANY ('{pending,running,sleeping}'::pg_catalog.text[]))"
 	" ORDER BY e.emitted_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED))",
-	2, {TIMESTAMPTZOID, INT4OID}
+	2, {TIMESTAMPTZOID, INT4OID},
+	DT_PLAN_CHOOSE
 };
 
 /* $1 task ids: the children among them that are terminal, their events */
@@ -166,7 +175,8 @@ static const DtPlanDef plan_child_events = {
 	"FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) ANY ($1) "
 	"AND t.parent_task_id IS NOT NULL "
 	"AND t.state OPERATOR(pg_catalog.=) ANY ('{completed,failed,cancelled}'::pg_catalog.text[])",
-	1, {UUIDARRAYOID}
+	1, {UUIDARRAYOID},
+	DT_PLAN_CHOOSE
 };
 
 /* The queue, which must have its event tables (layout step 1.2). */

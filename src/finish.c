@@ -52,14 +52,16 @@ static const DtPlanDef plan_run_task_state = {
 	"SELECT t.state FROM {runs} r JOIN {tasks} t "
 	"ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_run_status = {
 	"run_status",
 	"SELECT r.state, r.claimed_by, r.claim_expires_at "
 	"FROM {runs} r WHERE r.run_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 /*
@@ -86,7 +88,8 @@ static const DtPlanDef plan_complete = {
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t), "
 	"(SELECT t.task_id FROM t WHERE t.child)",
-	3, {UUIDOID, JSONBOID, TIMESTAMPTZOID}
+	3, {UUIDOID, JSONBOID, TIMESTAMPTZOID},
+	DT_PLAN_GENERIC
 };
 
 /* columns 1-5 are what dt_fail_locked_run() expects; $2 the clock */
@@ -97,7 +100,8 @@ static const DtPlanDef plan_fail_lock = {
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$2") " "
 	"FOR NO KEY UPDATE OF t, r",
-	2, {UUIDOID, TIMESTAMPTZOID}
+	2, {UUIDOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $7 the clock */
@@ -111,7 +115,8 @@ static const DtPlanDef plan_fail_retry = {
 	"UPDATE {tasks} t SET state = {task_to:retry}, attempts = $5, last_run_id = $3, "
 	"failure = $2 WHERE t.task_id OPERATOR(pg_catalog.=) $4",
 	7, {UUIDOID, JSONBOID, UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID}
+	TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /* $4 the clock */
@@ -123,7 +128,8 @@ static const DtPlanDef plan_fail_final = {
 	"UPDATE {tasks} t SET state = {task_to:fail}, failure = $2, "
 	"finished_at = $4 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $3",
-	4, {UUIDOID, JSONBOID, UUIDOID, TIMESTAMPTZOID}
+	4, {UUIDOID, JSONBOID, UUIDOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

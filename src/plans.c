@@ -7,14 +7,21 @@
  * of the queue's task table and the DtPlanDef it was built from (each
  * module owns its definitions; the definition's address is its kind).  A
  * plan is prepared on first use, kept (SPI_keepplan), and re-planned by
- * the plan cache by itself after DDL on the tables it reads.  When a
+ * the plan cache by itself after DDL on the tables it reads (and after
+ * VACUUM or ANALYZE changed their statistics).  A definition marked
+ * DT_PLAN_GENERIC is planned once, for any parameter values
+ * (CURSOR_OPT_GENERIC_PLAN): the fixed-shape statements of the hot paths
+ * (claim, lease sweep, complete, checkpoint write, spawn), whose plan is
+ * an index scan whatever the values, and which the plan cache would
+ * otherwise plan again for each of a backend's first five executions
+ * (custom plans), a cost every new connection pays.  When a
  * queue's cache entry is dropped (queue.c: its tables were dropped or
  * changed), dt_plans_forget() frees the queue's plans: a backend never
  * holds plans of queues that are gone.
  *
- * The SQL templates name the queue's tables as {tasks}, {runs} and
- * {checkpoints} and the
- * states of a move as {task_from:MOVE} etc. (state.c); both are expanded
+ * The SQL templates name the queue's tables as {tasks}, {runs},
+ * {checkpoints}, {events} and {waits}, and the states of a move as
+ * {task_from:MOVE} etc. (state.c); both are expanded
  * here, from the queue name the entry was built from, never from user
  * input.
  *
@@ -141,7 +148,8 @@ dt_plan(DtQueue *queue, const DtPlanDef *def)
 		return entry->plan;
 
 	sql = dt_plan_sql(queue, def->sql);
-	plan = SPI_prepare(sql, def->nargs, (Oid *) def->argtypes);
+	plan = SPI_prepare_cursor(sql, def->nargs, (Oid *) def->argtypes,
+							  def->cursor_options);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for plan \"%s\": %s",
 			 def->name, SPI_result_code_string(SPI_result));

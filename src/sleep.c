@@ -48,7 +48,8 @@ static const DtPlanDef plan_sleep = {
 	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
-	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

@@ -75,7 +75,8 @@ static const DtPlanDef plan_insert = {
 	"WITH t AS (INSERT INTO {tasks} (" TASK_COLUMNS ") VALUES (" TASK_VALUES ")) "
 	"INSERT INTO {runs} (" RUN_COLUMNS ") "
 	"VALUES ($9, $1, 1, 'pending', $10, $11)",
-	11, {INSERT_ARGTYPES}
+	11, {INSERT_ARGTYPES},
+	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_insert_keyed = {
@@ -87,7 +88,8 @@ static const DtPlanDef plan_insert_keyed = {
 	"DO NOTHING RETURNING task_id) "
 	"INSERT INTO {runs} (" RUN_COLUMNS ") "
 	"SELECT $9, t.task_id, 1, 'pending', $10, $11 FROM t",
-	12, {INSERT_ARGTYPES, TEXTOID}
+	12, {INSERT_ARGTYPES, TEXTOID},
+	DT_PLAN_GENERIC
 };
 
 /* FOR SHARE: waits for a cancel_task (or delete) of the parent in progress */
@@ -95,7 +97,8 @@ static const DtPlanDef plan_parent_lock = {
 	"spawn_parent_lock",
 	"SELECT t.state FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1 "
 	"FOR SHARE OF t",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_key_release = {
@@ -104,7 +107,8 @@ static const DtPlanDef plan_key_release = {
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $1 "
 	"AND t.key_released_at IS NULL "
 	"AND t.state OPERATOR(pg_catalog.=) $2",
-	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID}
+	3, {UUIDOID, TEXTOID, TIMESTAMPTZOID},
+	DT_PLAN_CHOOSE
 };
 
 /*

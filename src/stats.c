@@ -64,7 +64,8 @@ static const DtPlanDef plan_stats = {
 	"(SELECT r.available_at FROM {runs} r "
 	" WHERE r.state OPERATOR(pg_catalog.=) 'pending' "
 	" ORDER BY r.available_at, r.run_id LIMIT 1)",
-	0, {0}
+	0, {0},
+	DT_PLAN_CHOOSE
 };
 
 #define STATS_COLUMNS 11

@@ -38,14 +38,16 @@ static const DtPlanDef plan_get_task = {
 	"get_task",
 	"SELECT " TASK_COLUMNS_1_0 " FROM {tasks} t "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_get_task_1_1 = {
 	"get_task_1_1",
 	"SELECT " TASK_COLUMNS_1_0 ", t.idempotency_key, t.key_released_at "
 	"FROM {tasks} t WHERE t.task_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID},
+	DT_PLAN_CHOOSE
 };
 
 static Datum
