@@ -23,15 +23,23 @@
  * stale write comes second, its upsert meets attempt n + 1's row (after
  * waiting for it if uncommitted), the fence refuses it and the caller gets
  * 55000; if it comes first, attempt n + 1 replaces it.  A write that reads
- * the run after the move committed is refused by the lease check.
+ * the run after the move committed is refused by the lease check (under
+ * READ COMMITTED; see below for REPEATABLE READ).
  *
  * Locks: the checkpoint row, and for a new row the task row FOR KEY SHARE
- * (the foreign key's check).  No lock on the run or the task that a
- * finisher, a cancel or a claim would wait for: a sweep takes an expired
- * run from a worker whose transaction is still open, and a worker that
- * saves and completes in one transaction takes part in no lock cycle
- * (cleanup_tasks skips a task locked by the key check, and deletes only
- * tasks whose end committed).  With extend_claim_seconds the run is
+ * (the foreign key's check, at the end of the statement).  No lock on the
+ * run or the task that a finisher, a cancel or a claim would wait for: a
+ * sweep takes an expired run from a worker whose transaction is still
+ * open, and a worker that saves and completes in one transaction takes
+ * part in no lock cycle with them.  A write waits for another
+ * transaction's uncommitted write of the same step; two writers that each
+ * wait for the other's step (a stale worker whose lease check passed just
+ * before the sweep, and the new holder) deadlock, and one gets 40P01.  A
+ * write whose task was cancelled and deleted by cleanup_tasks between its
+ * lease check and its insert fails the foreign key check (23503).  Under
+ * REPEATABLE READ the lease check reads the transaction's snapshot: a
+ * write after a cancel committed since then is not refused (one that a
+ * sweep ended is: the lease's end is decided by the clock).  With extend_claim_seconds the run is
  * updated: the task row is locked first (FOR SHARE), then the run's UPDATE
  * checks the lease again (EvalPlanQual) as it locks it; that is the order
  * of cancel_task and complete_run (finish.c, cancel.c), so no deadlock.
@@ -74,12 +82,13 @@ static TupleDesc result_desc = NULL;
 #define RUN_AND_TASK \
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 
-/* $1 run, $2 step, $3 state, $4 the clock; no lock on the run */
+/* $1 run, $2 step, $3 state, $4 the clock, $5 'running'; no lock on the run */
 static const DtPlanDef plan_write = {
 	"checkpoint_write",
 	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt FROM {runs} r "
-	"WHERE " RUN_HELD ") " UPSERT,
-	4, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID},
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND "
+	DT_RUN_IS_HELD_AS("$4", "$5") ") " UPSERT,
+	5, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_GENERIC
 };
 
@@ -156,7 +165,9 @@ dt_checkpoint_task_exists(DtQueue *queue, pg_uuid_t *task_id)
 
 /*
  * The write changed nothing: the run is not held (P0002 or 55000, as for a
- * finisher), or a later attempt has saved the step (the fence).
+ * finisher), or, if it is held now, its lease changed hands during the
+ * write (a woken run claimed again) or a later attempt saved the step
+ * (the fence; with READ COMMITTED the recheck then finds the run failed).
  */
 static void
 dt_checkpoint_refused(DtQueue *queue, pg_uuid_t *run_id, const char *step,
@@ -165,9 +176,9 @@ dt_checkpoint_refused(DtQueue *queue, pg_uuid_t *run_id, const char *step,
 	dt_run_check_held(queue, run_id, &now);
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("checkpoint \"%s\" of run %s was saved by a later attempt",
+			 errmsg("could not save checkpoint \"%s\" of run %s",
 					step, dt_uuid_str(run_id)),
-			 errdetail("A later attempt of the task holds its lease; this run's lease has ended.")));
+			 errdetail("The run's lease ended or changed hands while the checkpoint was being saved.")));
 }
 
 /*
@@ -198,6 +209,8 @@ dt_set_checkpoint(PG_FUNCTION_ARGS)
 		args[4] = TimestampTzGetDatum(now + (TimestampTz) USECS_PER_SEC *
 									  dt_arg_int32(fcinfo, 4, "extend_claim_seconds",
 												   1, DT_MAX_CLAIM_SECONDS));
+	else
+		args[4] = CStringGetTextDatum("running");	/* DT_RUN_IS_HELD_AS */
 
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_plan(queue, extend ? &plan_write_extend : &plan_write),

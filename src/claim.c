@@ -221,15 +221,19 @@ static const DtPlanDef plan_extend = {
 static bool
 dt_scan_full(TimestampTz floor, TimestampTz full_at, TimestampTz now)
 {
-	return floor == 0 ||
+	/* (a clock that stepped back counts as due) */
+	return floor == 0 || now < full_at ||
 		now - full_at >= (TimestampTz) dt_full_scan_interval_ms * 1000;
 }
 
+/*
+ * Define durable_tasks.claim_full_scan_interval (_PG_init).
+ */
 void
 dt_claim_init(void)
 {
 	DefineCustomIntVariable("durable_tasks.claim_full_scan_interval",
-							"Longest time between two claims or lease sweeps of a queue that scan its index from the start.",
+							"Sets the longest time between two claims or lease sweeps of a queue that scan its index from the start.",
 							"In between, a backend's claims and lease sweeps start where its last one ended. 0 makes every scan start at the beginning.",
 							&dt_full_scan_interval_ms,
 							1000, 0, 3600 * 1000,
@@ -239,7 +243,8 @@ dt_claim_init(void)
 
 /*
  * This backend made a run of the queue due at t: a claim floor above t
- * would hide it until the next full scan.
+ * would hide it until the next full scan.  The floor is backend-local and
+ * not rolled back with the transaction (a rollback only costs a scan).
  */
 void
 dt_claim_floor_lower(DtQueue *queue, TimestampTz t)
@@ -259,7 +264,8 @@ static void
 dt_expire_leases(DtQueue *queue, TimestampTz now)
 {
 	SPITupleTable *expired;
-	bool		full = dt_scan_full(queue->sweep_floor, queue->sweep_full_at, now);
+	bool		full = dt_scan_full(queue->sweep_floor, queue->sweep_full_at,
+									now);
 	Datum		args[2];
 	uint64		n;
 	int			ret;
@@ -338,10 +344,11 @@ dt_claim_batch(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 }
 
 /*
- * Claim up to *remaining runs: from the claim floor on, then (if that
- * found too few, or the floor is due for a full scan) from the start of
- * the claim index.  Runs cancelled instead of claimed do not count: claim
- * again; each round cancels the dead runs it met, so this ends.
+ * Claim up to *remaining runs from the claim floor on, and then from the
+ * start of the claim index if that found too few; only from the start
+ * when a full scan is due.  Runs cancelled instead of claimed do not
+ * count: claim again; each round cancels the dead runs it met, so this
+ * ends.
  */
 static void
 dt_claim_from_floor(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
@@ -354,7 +361,8 @@ dt_claim_from_floor(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	{
 		args[4] = TimestampTzGetDatum(queue->claim_floor);
 		args[5] = UUIDPGetDatum(&queue->claim_floor_run);
-		while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
+		while (*remaining > 0 &&
+			   dt_claim_batch(fcinfo, queue, args, remaining) > 0)
 			;
 		if (*remaining == 0)
 			return;
@@ -363,7 +371,8 @@ dt_claim_from_floor(FunctionCallInfo fcinfo, DtQueue *queue, Datum *args,
 	wanted = *remaining;
 	args[4] = TimestampTzGetDatum(DT_NOBEGIN);
 	args[5] = UUIDPGetDatum(&nil_run);
-	while (*remaining > 0 && dt_claim_batch(fcinfo, queue, args, remaining) > 0)
+	while (*remaining > 0 &&
+		   dt_claim_batch(fcinfo, queue, args, remaining) > 0)
 		;
 	queue->claim_full_at = now;
 	/* nothing due at all: an idle poller's next claim scans only once */

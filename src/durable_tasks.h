@@ -204,7 +204,8 @@ typedef struct DtQueue
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
 	DtDedupPolicy policy;		/* the queue's defaults (registry) */
 	/* claim.c's scan floors (0: none yet), and when each last scanned all */
-	TimestampTz claim_floor;	/* with claim_floor_run: (available_at, run_id) */
+	TimestampTz claim_floor;	/* (claim_floor, claim_floor_run): a run's
+								 * (available_at, run_id) */
 	pg_uuid_t	claim_floor_run;
 	TimestampTz claim_full_at;
 	TimestampTz sweep_floor;
@@ -371,8 +372,19 @@ extern void dt_emit_child_events(DtQueue *queue, Datum *task_ids,
  * parameter, e.g. "$3").  Every writer that only the lease holder may
  * call checks the same condition.
  */
-#define DT_RUN_IS_HELD(now) \
-	"r.state OPERATOR(pg_catalog.=) 'running' " \
+#define DT_RUN_IS_HELD(now) DT_RUN_IS_HELD_AS(now, "'running'")
+
+/*
+ * The same with the state 'running' given as a parameter (running, e.g.
+ * "$4"), for the plans that look a run up by run_id and are generic or may
+ * become so (DT_PLAN_GENERIC, or the plan cache's choice after five custom
+ * plans): a generic plan cannot prove that a parameter matches the
+ * predicate of the partial lease index ri_<q>_lease (state = 'running'),
+ * so it takes the primary key.  With the constant, a plan made while few
+ * leases exist may scan them all, and keeps doing so as they grow.
+ */
+#define DT_RUN_IS_HELD_AS(now, running) \
+	"r.state OPERATOR(pg_catalog.=) " running " " \
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
 
 /* ---- claim.c ---- */

@@ -65,7 +65,8 @@ static const DtPlanDef plan_run_status = {
 };
 
 /*
- * Returns how many runs and how many tasks it updated; $3 the clock.  The
+ * Returns how many runs and how many tasks it updated; $3 the clock, $4
+ * 'running' (DT_RUN_IS_HELD_AS).  The
  * task row is updated (so locked) before the run row: the run's UPDATE
  * joins the task's, which therefore runs first; the order of cancel_task.
  * The task's UPDATE finds the task through the run as of our snapshot; the
@@ -78,17 +79,17 @@ static const DtPlanDef plan_complete = {
 	"WITH t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
 	"finished_at = $3 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3") ") "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD_AS("$3", "$4") ") "
 	"AND t.state {task_from:complete} "
 	"RETURNING t.task_id, t.parent_task_id IS NOT NULL AS child), "
 	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
 	"finished_at = $3 FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3") " "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD_AS("$3", "$4") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t), "
 	"(SELECT t.task_id FROM t WHERE t.child)",
-	3, {UUIDOID, JSONBOID, TIMESTAMPTZOID},
+	4, {UUIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_GENERIC
 };
 
@@ -339,14 +340,15 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	DtQueue    *queue = dt_queue_open(fcinfo, 0, RowExclusiveLock, DT_PRIV_WORKER);
 	pg_uuid_t  *run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		args[3];
-	char		nulls[3] = {' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
+	Datum		args[4];
+	char		nulls[4] = {' ', PG_ARGISNULL(2) ? 'n' : ' ', ' ', ' '};
 	bool		isnull;
 	int			ret;
 
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
 	args[2] = TimestampTzGetDatum(now);
+	args[3] = CStringGetTextDatum("running");
 
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_plan(queue, &plan_complete),

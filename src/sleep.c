@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "durable_tasks.h"
@@ -35,20 +36,20 @@
 PG_FUNCTION_INFO_V1(dt_sleep_run);
 
 
-/* $1 run_id, $2 wake_at, $3 the clock at the call */
+/* $1 run_id, $2 wake_at, $3 the clock at the call, $4 'running' */
 static const DtPlanDef plan_sleep = {
 	"sleep_run",
 	"WITH t AS (UPDATE {tasks} t SET state = {task_to:sleep} "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3") ") "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD_AS("$3", "$4") ") "
 	"AND t.state {task_from:sleep} RETURNING t.task_id), "
 	"r AS (UPDATE {runs} r SET state = {run_to:sleep}, available_at = $2, "
 	"claimed_by = NULL, claim_expires_at = NULL FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3") " "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD_AS("$3", "$4") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
-	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	4, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_CHOOSE
 };
 
@@ -60,13 +61,14 @@ void
 dt_sleep_held(DtQueue *queue, pg_uuid_t *run_id, TimestampTz wake_at,
 			  TimestampTz now)
 {
-	Datum		args[3];
+	Datum		args[4];
 	bool		isnull;
 	int			ret;
 
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = TimestampTzGetDatum(wake_at);
 	args[2] = TimestampTzGetDatum(now);
+	args[3] = CStringGetTextDatum("running");	/* DT_RUN_IS_HELD_AS */
 	ret = SPI_execute_plan(dt_plan(queue, &plan_sleep), args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "putting a run to sleep");
 	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
