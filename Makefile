@@ -46,7 +46,7 @@ PGFILEDESC = "durable_tasks - durable task queue with deduplicated spawns"
 REGRESS = setup queue spawn claim finish cancel dedup fingerprint badinput search_path hardening await bulk checkpoint privileges stats cleanup sleep events
 REGRESS_OPTS = --load-extension=durable_tasks
 
-ISOLATION = claim_race lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race queue_settings key_index_reindex queue_defaults_rc dedup_delete_race drop_queue_race parent_lock_race await_task_wake spawn_tasks_race checkpoint_stale grant_race cleanup_hit_race cleanup_concurrent sleep_cancel_race sleep_lease_race event_race event_wait_cancel event_xact_snapshot await_cancel_race
+ISOLATION = claim_race claim_floor lease_expiry complete_race dedup_concurrent dedup_rollback dedup_repeatable_read dedup_serializable dedup_release_race cancel_race queue_settings key_index_reindex queue_defaults_rc dedup_delete_race drop_queue_race parent_lock_race await_task_wake spawn_tasks_race checkpoint_stale grant_race cleanup_hit_race cleanup_concurrent sleep_cancel_race sleep_lease_race event_race event_wait_cancel event_xact_snapshot await_cancel_race
 ISOLATION_OPTS = --inputdir=test --outputdir=test --load-extension=durable_tasks
 
 PG_CONFIG ?= pg_config
