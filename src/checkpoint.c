@@ -11,7 +11,8 @@
  * statement reads the run, checks that it is held (running, lease not
  * expired at the clock of the call) and upserts, with a fence on the
  * attempt: an existing row is replaced only by the same or a later
- * attempt (ON CONFLICT ... DO UPDATE ... WHERE c.attempt <= EXCLUDED.attempt).
+ * attempt (ON CONFLICT ... DO UPDATE ... WHERE c.attempt <=
+ * EXCLUDED.attempt).
  *
  * Why that suffices.  A run stops being held by a finisher of its own
  * worker, by cancel_task, by a deadline, or by a lease sweep that fails it
@@ -39,10 +40,12 @@
  * lease check and its insert fails the foreign key check (23503).  Under
  * REPEATABLE READ the lease check reads the transaction's snapshot: a
  * write after a cancel committed since then is not refused (one that a
- * sweep ended is: the lease's end is decided by the clock).  With extend_claim_seconds the run is
- * updated: the task row is locked first (FOR SHARE), then the run's UPDATE
- * checks the lease again (EvalPlanQual) as it locks it; that is the order
- * of cancel_task and complete_run (finish.c, cancel.c), so no deadlock.
+ * sweep ended is: the lease's end is decided by the clock).
+ *
+ * With extend_claim_seconds the run is updated: the task row is locked
+ * first (FOR SHARE), then the run's UPDATE checks the lease again
+ * (EvalPlanQual) as it locks it; that is the order of cancel_task and
+ * complete_run (finish.c, cancel.c), so no deadlock.
  *
  * Reads are plain reads under the caller's snapshot.
  *
