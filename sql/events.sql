@@ -44,59 +44,12 @@ SELECT conrelid::regclass AS tab, contype, pg_get_constraintdef(oid) AS definiti
    AND contype IN ('p', 'f')
  ORDER BY 1, 2, 3;
 
--- A digest of the tasks, runs, events and waits of ev_q: what a refused
--- call must leave alone.
+-- The shared helpers of setup.sql for ev_q (public.run_and_task shows a
+-- run beside its task).
 CREATE FUNCTION pg_temp.digest() RETURNS text
-LANGUAGE sql AS $fn$
-    SELECT md5((SELECT coalesce(string_agg(t::text, ';' ORDER BY t.task_id), '') FROM durable_tasks.t_ev_q t)
-               || '|' ||
-               (SELECT coalesce(string_agg(r::text, ';' ORDER BY r.run_id), '') FROM durable_tasks.r_ev_q r)
-               || '|' ||
-               (SELECT coalesce(string_agg(e::text, ';' ORDER BY e.event_name), '') FROM durable_tasks.e_ev_q e)
-               || '|' ||
-               (SELECT coalesce(string_agg(w::text, ';' ORDER BY w.run_id, w.event_name), '')
-                  FROM durable_tasks.w_ev_q w));
-$fn$;
-
--- Like public.err(sql), with the DETAIL of a "not running" error, and a
--- refused call that changed a task, run, event or wait of ev_q says so.
+LANGUAGE sql AS $fn$ SELECT public.queue_digest('ev_q') $fn$;
 CREATE FUNCTION pg_temp.try(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    before text := pg_temp.digest();
-    st     text;
-    msg    text;
-    det    text;
-BEGIN
-    BEGIN
-        EXECUTE sql;
-        RETURN 'ok';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    END;
-    msg := st || ': ' || regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                                        '<uuid>', 'g');
-    IF det LIKE 'The run is %' THEN
-        msg := msg || ' (' || det || ')';
-    END IF;
-    IF pg_temp.digest() <> before THEN
-        msg := msg || '  ** CHANGED ev_q **';
-    END IF;
-    RETURN msg;
-END
-$fn$;
-
--- The run and its task, side by side (no ids, no times).
-CREATE FUNCTION pg_temp.show(rid uuid) RETURNS TABLE (run_state text, attempt integer, claimed_by text,
-        has_lease boolean, task_state text, attempts integer, runs bigint, is_last_run boolean)
-LANGUAGE sql AS $fn$
-    SELECT r.state, r.attempt, r.claimed_by, r.claim_expires_at IS NOT NULL,
-           t.state, t.attempts,
-           (SELECT count(*) FROM durable_tasks.r_ev_q x WHERE x.task_id = t.task_id),
-           t.last_run_id = r.run_id
-      FROM durable_tasks.r_ev_q r JOIN durable_tasks.t_ev_q t USING (task_id)
-     WHERE r.run_id = rid;
-$fn$;
+LANGUAGE sql AS $fn$ SELECT public.try_in('ev_q', sql) $fn$;
 
 -- The event row (NULL row: no such event).
 CREATE FUNCTION pg_temp.ev(name text) RETURNS TABLE (present boolean, emitted boolean, payload jsonb)
@@ -150,7 +103,7 @@ SELECT claim_expires_at AS e1 FROM durable_tasks.r_ev_q WHERE run_id = :'r1' \gs
 SELECT * FROM durable_tasks.await_event('ev_q', :'r1', 'ev_first');
 SELECT * FROM durable_tasks.await_event('ev_q', :'r1', 'ev_array', 0);
 SELECT * FROM durable_tasks.await_event('ev_q', :'r1', 'ev_null', 10);
-SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM public.run_and_task('ev_q', :'r1');
 SELECT claim_expires_at = :'e1'::timestamptz AS same_lease FROM durable_tasks.r_ev_q WHERE run_id = :'r1';
 SELECT count(*) AS waits FROM durable_tasks.w_ev_q;
 SELECT durable_tasks.complete_run('ev_q', :'r1', '{"ok": 1}');
@@ -165,7 +118,7 @@ SELECT task_id AS t2 FROM durable_tasks.spawn_task('ev_q', 'before', '{"n": 2}',
          options => '{"max_attempts": 1}') \gset
 SELECT public.claim_one('ev_q', :'t2', 60) AS r2 \gset
 SELECT * FROM durable_tasks.await_event('ev_q', :'r2', 'ev_b');
-SELECT * FROM pg_temp.show(:'r2');
+SELECT * FROM public.run_and_task('ev_q', :'r2');
 SELECT available_at = 'infinity' AS until_infinity, finished_at IS NULL AS not_finished
   FROM durable_tasks.r_ev_q WHERE run_id = :'r2';
 SELECT event_name, timeout_at IS NULL AS no_timeout, sleep_until = 'infinity' AS sleep_until_infinity
@@ -188,14 +141,14 @@ SELECT * FROM pg_temp.claim(:'r2');
 SELECT durable_tasks.emit_event('ev_q', 'ev_b', '{"b": true}') AS emitted;
 SELECT r.available_at <= clock_timestamp() AS due_now, r.state FROM durable_tasks.r_ev_q r WHERE run_id = :'r2';
 SELECT * FROM pg_temp.claim(:'r2', 'w2');
-SELECT * FROM pg_temp.show(:'r2');
+SELECT * FROM public.run_and_task('ev_q', :'r2');
 SELECT * FROM durable_tasks.await_event('ev_q', :'r2', 'ev_b');
-SELECT * FROM pg_temp.show(:'r2');
+SELECT * FROM public.run_and_task('ev_q', :'r2');
 -- a second emit wakes nothing more and changes nothing
 SELECT durable_tasks.emit_event('ev_q', 'ev_b', '{"b": false}') AS emitted_again;
 SELECT * FROM durable_tasks.await_event('ev_q', :'r2', 'ev_b');
 SELECT durable_tasks.complete_run('ev_q', :'r2', '{"done": 2}');
-SELECT * FROM pg_temp.show(:'r2');
+SELECT * FROM public.run_and_task('ev_q', :'r2');
 -- max_attempts 1, one suspension: the suspension was not an attempt
 SELECT state, attempts FROM durable_tasks.get_task('ev_q', :'t2');
 
@@ -206,22 +159,22 @@ SELECT state, attempts FROM durable_tasks.get_task('ev_q', :'t2');
 SELECT task_id AS t3 FROM durable_tasks.spawn_task('ev_q', 'timeout0', '{"n": 3}') \gset
 SELECT public.claim_one('ev_q', :'t3', 60) AS r3 \gset
 SELECT * FROM durable_tasks.await_event('ev_q', :'r3', 'ev_c', 0);
-SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM public.run_and_task('ev_q', :'r3');
 SELECT w.timeout_at IS NOT NULL AS has_timeout, w.timeout_at = w.sleep_until AS sleeps_until_timeout,
        r.available_at = w.sleep_until AS available_at_timeout
   FROM durable_tasks.w_ev_q w JOIN durable_tasks.r_ev_q r USING (run_id) WHERE run_id = :'r3';
 SELECT * FROM pg_temp.claim(:'r3', 'w3');
 SELECT * FROM durable_tasks.await_event('ev_q', :'r3', 'ev_c');
 SELECT * FROM durable_tasks.await_event('ev_q', :'r3', 'ev_c', 3600);
-SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM public.run_and_task('ev_q', :'r3');
 SELECT durable_tasks.emit_event('ev_q', 'ev_c', '{"c": "late"}') AS emitted_late;
 -- nothing to wake: the run is running
-SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM public.run_and_task('ev_q', :'r3');
 SELECT * FROM durable_tasks.await_event('ev_q', :'r3', 'ev_c');
-SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM public.run_and_task('ev_q', :'r3');
 -- a different event of the same run is a new wait
 SELECT * FROM durable_tasks.await_event('ev_q', :'r3', 'ev_c2', 3600);
-SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM public.run_and_task('ev_q', :'r3');
 SELECT event_name, timeout_at > clock_timestamp() + interval '3500 s' AS timeout_in_an_hour
   FROM durable_tasks.w_ev_q WHERE run_id = :'r3' ORDER BY event_name;
 SELECT * FROM pg_temp.claim(:'r3');
@@ -246,7 +199,7 @@ SELECT pg_sleep(greatest(0, extract(epoch FROM (SELECT available_at FROM durable
                                                   WHERE run_id = :'r4') - clock_timestamp())) + 0.1) AS waited;
 SELECT * FROM pg_temp.claim(:'r4', 'w4');
 SELECT * FROM durable_tasks.await_event('ev_q', :'r4', 'ev_d', 1);
-SELECT * FROM pg_temp.show(:'r4');
+SELECT * FROM public.run_and_task('ev_q', :'r4');
 SELECT durable_tasks.complete_run('ev_q', :'r4');
 
 --
@@ -273,8 +226,8 @@ SELECT public.claim_one('ev_q', :'t7', 60) AS r7 \gset
 SELECT * FROM durable_tasks.await_event('ev_q', :'r7', 'ev_f_other');
 SELECT durable_tasks.emit_event('ev_q', 'ev_f') AS emitted;
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('ev_q', 'w', qty => 10);
-SELECT * FROM pg_temp.show(:'r6');
-SELECT * FROM pg_temp.show(:'r7');
+SELECT * FROM public.run_and_task('ev_q', :'r6');
+SELECT * FROM public.run_and_task('ev_q', :'r7');
 -- (b) a run that timed out on ev_g, resumed, and went to sleep with
 -- sleep_run: the emit of ev_g does not wake it
 SELECT task_id AS t8 FROM durable_tasks.spawn_task('ev_q', 'resumed_sleeper', '{"n": 8}') \gset
@@ -284,7 +237,7 @@ SELECT * FROM pg_temp.claim(:'r8');
 SELECT durable_tasks.sleep_run('ev_q', :'r8', clock_timestamp() + interval '1 hour') AS slept;
 SELECT durable_tasks.emit_event('ev_q', 'ev_g') AS emitted;
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('ev_q', 'w', qty => 10);
-SELECT * FROM pg_temp.show(:'r8');
+SELECT * FROM public.run_and_task('ev_q', :'r8');
 -- (c) a run that was woken by ev_h1 and now waits for ev_h2: a (second)
 -- emit of ev_h1 does not wake it
 SELECT task_id AS t9 FROM durable_tasks.spawn_task('ev_q', 'two_events', '{"n": 9}') \gset
@@ -323,12 +276,12 @@ SELECT task_id AS t12 FROM durable_tasks.spawn_task('ev_q', 'cancel_me', '{"n": 
 SELECT public.claim_one('ev_q', :'t12', 60) AS r12 \gset
 SELECT * FROM durable_tasks.await_event('ev_q', :'r12', 'ev_j');
 SELECT durable_tasks.cancel_task('ev_q', :'t12') AS cancelled;
-SELECT * FROM pg_temp.show(:'r12');
+SELECT * FROM public.run_and_task('ev_q', :'r12');
 SELECT finished_at IS NOT NULL AS run_finished, claimed_by IS NULL AS no_holder
   FROM durable_tasks.r_ev_q WHERE run_id = :'r12';
 SELECT durable_tasks.emit_event('ev_q', 'ev_j') AS emitted;
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('ev_q', 'w', qty => 10);
-SELECT * FROM pg_temp.show(:'r12');
+SELECT * FROM public.run_and_task('ev_q', :'r12');
 SELECT pg_temp.try(format('SELECT * FROM durable_tasks.await_event(%L, %L, %L)', 'ev_q', :'r12', 'ev_j')) AS cancelled_run;
 -- (no parent: the cancel emitted no child event)
 SELECT count(*) AS child_events FROM durable_tasks.e_ev_q WHERE event_name LIKE '$child:%';
@@ -398,7 +351,7 @@ SELECT count(*) AS claimed FROM durable_tasks.claim_task('ev_q', 'w');
 SELECT state FROM durable_tasks.get_task('ev_q', :'c6');
 SELECT * FROM pg_temp.ev('$child:' || :'c6');
 -- the parent, woken by none of that (it is running), reads them all
-SELECT * FROM pg_temp.show(:'rp');
+SELECT * FROM public.run_and_task('ev_q', :'rp');
 SELECT n, a.status, a.payload
   FROM (VALUES (4, :'c4'::uuid), (5, :'c5'::uuid), (6, :'c6'::uuid)) v(n, c),
        durable_tasks.await_event('ev_q', :'rp', '$child:' || v.c) a
@@ -417,7 +370,7 @@ SELECT n, e.*
   FROM (VALUES (7, :'c7'::uuid), (8, :'c8'::uuid), (9, :'c9'::uuid)) v(n, c), pg_temp.ev('$child:' || v.c) e
  ORDER BY n;
 SELECT * FROM pg_temp.ev('$child:' || :'tp');
-SELECT * FROM pg_temp.show(:'rp');
+SELECT * FROM public.run_and_task('ev_q', :'rp');
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('ev_q', 'w', qty => 10);
 -- the child events, one per child that ended, none for a task without a parent
 SELECT count(*) AS child_events,
@@ -465,7 +418,7 @@ SELECT count(*) AS claimed, bool_and(run_id IN (:'ru2', :'ru3')) AS the_two
   FROM durable_tasks.claim_task('ev_q', 'w', claim_timeout_seconds => 60, qty => 10);
 SELECT * FROM durable_tasks.await_event('ev_q', :'ru2', 'x_timed');
 SELECT * FROM durable_tasks.await_event('ev_q', :'ru3', 'x_woken');
-SELECT * FROM pg_temp.show(:'ru3');
+SELECT * FROM public.run_and_task('ev_q', :'ru3');
 SELECT durable_tasks.complete_run('ev_q', :'ru2');
 SELECT durable_tasks.complete_run('ev_q', :'ru3');
 SELECT durable_tasks.emit_event('ev_q', 'x_awaited', '"a"');
@@ -505,7 +458,7 @@ SET ROLE ev_worker;
 SELECT public.err($$SELECT durable_tasks.cleanup_events('ev_q', '0')$$) AS worker_cleanup;
 SELECT * FROM durable_tasks.await_event('ev_q', :'ru4', 'p1');
 RESET ROLE;
-SELECT * FROM pg_temp.show(:'ru4');
+SELECT * FROM public.run_and_task('ev_q', :'ru4');
 SET ROLE ev_producer;
 SELECT durable_tasks.emit_event('ev_q', 'p1', '{"by": "producer"}') AS producer_emit;
 SELECT durable_tasks.emit_event('ev_q', 'p1', '{"by": "producer again"}') AS producer_emit_again;
@@ -600,8 +553,8 @@ SELECT v.n, v.what, pg_temp.try(v.sql) AS result
     (59, 'cleanup: batch_size NULL', $$SELECT durable_tasks.cleanup_events('ev_q', '0', NULL)$$)
   ) v(n, what, sql)
  ORDER BY v.n;
-SELECT * FROM pg_temp.show(:'ru5');
-SELECT * FROM pg_temp.show(:'ru7');
+SELECT * FROM public.run_and_task('ev_q', :'ru5');
+SELECT * FROM public.run_and_task('ev_q', :'ru7');
 SELECT count(*) AS events, count(*) FILTER (WHERE event_name = 'b1') AS b1 FROM durable_tasks.e_ev_q;
 SELECT count(*) AS waits FROM durable_tasks.w_ev_q;
 -- the bounds that are allowed: timeout 315360000 suspends (a wait of ten

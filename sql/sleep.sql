@@ -25,57 +25,12 @@
 --
 SELECT durable_tasks.create_queue('sl_q');
 
--- A digest of the tasks, runs and checkpoints of sl_q: what a refused
--- call must leave alone.
+-- The shared helpers of setup.sql for sl_q (public.run_and_task shows a
+-- run beside its task).
 CREATE FUNCTION pg_temp.digest() RETURNS text
-LANGUAGE sql AS $fn$
-    SELECT md5((SELECT coalesce(string_agg(t::text, ';' ORDER BY t.task_id), '') FROM durable_tasks.t_sl_q t)
-               || '|' ||
-               (SELECT coalesce(string_agg(r::text, ';' ORDER BY r.run_id), '') FROM durable_tasks.r_sl_q r)
-               || '|' ||
-               (SELECT coalesce(string_agg(c::text, ';' ORDER BY c.task_id, c.step_name), '')
-                  FROM durable_tasks.c_sl_q c));
-$fn$;
-
--- Like public.err(sql), with the DETAIL of a "not running" error, and a
--- refused call that changed a task, run or checkpoint of sl_q says so.
+LANGUAGE sql AS $fn$ SELECT public.queue_digest('sl_q') $fn$;
 CREATE FUNCTION pg_temp.try(sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    before text := pg_temp.digest();
-    st     text;
-    msg    text;
-    det    text;
-BEGIN
-    BEGIN
-        EXECUTE sql;
-        RETURN 'ok';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    END;
-    msg := st || ': ' || regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
-                                        '<uuid>', 'g');
-    IF det LIKE 'The run is %' THEN
-        msg := msg || ' (' || det || ')';
-    END IF;
-    IF pg_temp.digest() <> before THEN
-        msg := msg || '  ** CHANGED sl_q **';
-    END IF;
-    RETURN msg;
-END
-$fn$;
-
--- The run and its task, side by side (no ids, no times).
-CREATE FUNCTION pg_temp.show(rid uuid) RETURNS TABLE (run_state text, attempt integer, claimed_by text,
-        has_lease boolean, task_state text, attempts integer, runs bigint, is_last_run boolean)
-LANGUAGE sql AS $fn$
-    SELECT r.state, r.attempt, r.claimed_by, r.claim_expires_at IS NOT NULL,
-           t.state, t.attempts,
-           (SELECT count(*) FROM durable_tasks.r_sl_q x WHERE x.task_id = t.task_id),
-           t.last_run_id = r.run_id
-      FROM durable_tasks.r_sl_q r JOIN durable_tasks.t_sl_q t USING (task_id)
-     WHERE r.run_id = rid;
-$fn$;
+LANGUAGE sql AS $fn$ SELECT public.try_in('sl_q', sql) $fn$;
 
 --
 -- Sleep and wake: the same run, the same attempt; a max_attempts 1 task
@@ -93,7 +48,7 @@ SELECT durable_tasks.set_checkpoint('sl_q', :'r1', 'before_sleep', '{"step": 1}'
 SELECT clock_timestamp() + interval '1.5 s' AS wake1 \gset
 SELECT durable_tasks.sleep_run('sl_q', :'r1', :'wake1') AS slept;
 -- run and task sleeping, the lease gone, the wake time in available_at
-SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM public.run_and_task('sl_q', :'r1');
 SELECT available_at = :'wake1'::timestamptz AS available_at_is_wake_at,
        finished_at IS NULL AS not_finished, result IS NULL AND failure IS NULL AS no_outcome
   FROM durable_tasks.r_sl_q WHERE run_id = :'r1';
@@ -135,7 +90,7 @@ SELECT run_id AS r1b, attempt AS a1b, task_id AS t1b, task_name AS n1b, max_atte
 SELECT :'r1b'::uuid = :'r1'::uuid AS same_run, :'a1b' AS attempt, :'t1b'::uuid = :'t1'::uuid AS same_task,
        :'n1b' AS task_name, :'m1b' AS max_attempts,
        :'e1b'::timestamptz >= :'c0'::timestamptz + interval '60 s' AS new_lease;
-SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM public.run_and_task('sl_q', :'r1');
 SELECT claim_expires_at = :'e1b'::timestamptz AS lease_as_returned, failure IS NULL AS no_failure
   FROM durable_tasks.r_sl_q WHERE run_id = :'r1';
 SELECT state, attempts, first_started_at = :'fs1'::timestamptz AS first_start_kept
@@ -146,15 +101,15 @@ SELECT durable_tasks.set_checkpoint('sl_q', :'r1', 'after_sleep', '{"step": 2}')
 SELECT step_name, state, attempt FROM durable_tasks.get_checkpoints('sl_q', :'t1');
 -- a second sleep of the same run, wake time in the past: claimable at once
 SELECT durable_tasks.sleep_run('sl_q', :'r1', '2000-01-01 00:00:00+00') AS slept;
-SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM public.run_and_task('sl_q', :'r1');
 SELECT run_id = :'r1' AS same_run, attempt FROM durable_tasks.claim_task('sl_q', 'w3');
-SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM public.run_and_task('sl_q', :'r1');
 -- a third sleep, a wake time of now: claimable at once
 SELECT durable_tasks.sleep_run('sl_q', :'r1', clock_timestamp()) AS slept;
 SELECT run_id = :'r1' AS same_run, attempt FROM durable_tasks.claim_task('sl_q', 'w4');
 -- and it completes: one run, one attempt, three sleeps
 SELECT durable_tasks.complete_run('sl_q', :'r1', '{"slept": 3}');
-SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM public.run_and_task('sl_q', :'r1');
 SELECT state, attempts, result FROM durable_tasks.get_task('sl_q', :'t1');
 SELECT pg_temp.try(format('SELECT durable_tasks.sleep_run(%L, %L, %L)', 'sl_q', :'r1', '2000-01-01 00:00:00+00')) AS completed_run;
 
@@ -190,7 +145,7 @@ SELECT run_id AS r3 FROM durable_tasks.claim_task('sl_q', 'w1') \gset
 SELECT durable_tasks.sleep_run('sl_q', :'r3', clock_timestamp() + interval '1 hour') AS slept;
 SELECT pending, running, sleeping FROM durable_tasks.queue_stats('sl_q');
 SELECT durable_tasks.cancel_task('sl_q', :'t3') AS cancelled;
-SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM public.run_and_task('sl_q', :'r3');
 SELECT finished_at IS NOT NULL AS run_finished, claimed_by IS NULL AS no_holder
   FROM durable_tasks.r_sl_q WHERE run_id = :'r3';
 SELECT state, finished_at IS NOT NULL AS task_finished FROM durable_tasks.get_task('sl_q', :'t3');
@@ -214,7 +169,7 @@ SELECT durable_tasks.sleep_run('sl_q', :'r4', '2000-01-01 00:00:00+00') AS slept
 -- (superuser: the first start 10 seconds ago, past max_duration)
 UPDATE durable_tasks.t_sl_q SET first_started_at = first_started_at - interval '10 s' WHERE task_id = :'t4';
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('sl_q', 'w1');
-SELECT * FROM pg_temp.show(:'r4');
+SELECT * FROM public.run_and_task('sl_q', :'r4');
 SELECT state FROM durable_tasks.get_task('sl_q', :'t4');
 -- within max_duration: handed out
 SELECT task_id AS t5 FROM durable_tasks.spawn_task('sl_q', 'in_time', '{"n": 5}',
@@ -231,7 +186,7 @@ SELECT task_id AS t6 FROM durable_tasks.spawn_task('sl_q', 'late_wake', '{"n": 6
 SELECT run_id AS r6 FROM durable_tasks.claim_task('sl_q', 'w1') \gset
 SELECT durable_tasks.sleep_run('sl_q', :'r6', '2000-01-01 00:00:00+00') AS slept;
 SELECT run_id = :'r6' AS same_run, attempt FROM durable_tasks.claim_task('sl_q', 'w1');
-SELECT * FROM pg_temp.show(:'r6');
+SELECT * FROM public.run_and_task('sl_q', :'r6');
 SELECT durable_tasks.complete_run('sl_q', :'r6');
 
 --
@@ -262,10 +217,10 @@ UPDATE durable_tasks.r_sl_q SET claim_expires_at = clock_timestamp() - interval 
 SET durable_tasks.claim_full_scan_interval = 0;
 SELECT pg_temp.try(format('SELECT durable_tasks.sleep_run(%L, %L, %L)', 'sl_q', :'r8', '2000-01-01 00:00:00+00')) AS expired;
 SELECT pg_temp.try(format('SELECT durable_tasks.sleep_run(%L, %L, %L)', 'sl_q', :'r8', '2999-01-01 00:00:00+00')) AS expired;
-SELECT * FROM pg_temp.show(:'r8');
+SELECT * FROM public.run_and_task('sl_q', :'r8');
 -- the sweep fails it (max_attempts 1): failed
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('sl_q', 'w1');
-SELECT * FROM pg_temp.show(:'r8');
+SELECT * FROM public.run_and_task('sl_q', :'r8');
 SELECT pg_temp.try(format('SELECT durable_tasks.sleep_run(%L, %L, %L)', 'sl_q', :'r8', '2000-01-01 00:00:00+00')) AS failed_run;
 -- unknown: a made-up id, a task id, a run of another queue
 SELECT pg_temp.try($$SELECT durable_tasks.sleep_run('sl_q', '00000000-0000-7000-8000-000000000000', now())$$) AS unknown;
@@ -303,10 +258,10 @@ SELECT v.n, v.what, pg_temp.try(v.sql) AS result
     (14, 'all NULL', 'SELECT durable_tasks.sleep_run(NULL, NULL, NULL)')
   ) v(n, what, sql)
  ORDER BY v.n;
-SELECT * FROM pg_temp.show(:'r9');
+SELECT * FROM public.run_and_task('sl_q', :'r9');
 -- still its holder's to put to sleep
 SELECT durable_tasks.sleep_run('sl_q', :'r9', '2999-01-01 00:00:00+00') AS slept;
-SELECT * FROM pg_temp.show(:'r9');
+SELECT * FROM public.run_and_task('sl_q', :'r9');
 
 --
 -- Privileges: a worker may, a producer may not (42501, before any lookup)
@@ -326,17 +281,17 @@ SELECT public.err($$SELECT durable_tasks.sleep_run('sl_q', '00000000-0000-7000-8
 SELECT public.err(format('SELECT durable_tasks.sleep_run(%L, %L, NULL)', 'sl_q', :'r10')) AS producer_null_wake;
 RESET ROLE;
 SELECT pg_temp.digest() = :'d0' AS unchanged;
-SELECT * FROM pg_temp.show(:'r10');
+SELECT * FROM public.run_and_task('sl_q', :'r10');
 SET ROLE sl_worker;
 SELECT durable_tasks.sleep_run('sl_q', :'r10', '2000-01-01 00:00:00+00') AS worker_slept;
 RESET ROLE;
-SELECT * FROM pg_temp.show(:'r10');
+SELECT * FROM public.run_and_task('sl_q', :'r10');
 SET ROLE sl_worker;
 SELECT run_id = :'r10' AS same_run, attempt FROM durable_tasks.claim_task('sl_q', 'sl-worker');
 SELECT public.err($$SELECT durable_tasks.sleep_run('sl_q', '00000000-0000-7000-8000-000000000000', now())$$) AS worker_unknown_run;
 SELECT durable_tasks.complete_run('sl_q', :'r10');
 RESET ROLE;
-SELECT * FROM pg_temp.show(:'r10');
+SELECT * FROM public.run_and_task('sl_q', :'r10');
 SELECT durable_tasks.revoke_queue('sl_q', 'sl_producer', 'producer');
 SELECT durable_tasks.revoke_queue('sl_q', 'sl_worker', 'worker');
 DROP ROLE sl_producer;
