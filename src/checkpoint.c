@@ -71,8 +71,9 @@ static TupleDesc result_desc = NULL;
 
 #define DT_STEP_NAME_MAXLEN		255
 
+/* $1 the run, $4 the clock, $6 'running' */
 #define RUN_HELD \
-	"r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$4")
+	"r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$4", "$6")
 
 #define UPSERT \
 	"INSERT INTO {checkpoints} AS c (task_id, step_name, state, run_id, attempt, " \
@@ -85,13 +86,15 @@ static TupleDesc result_desc = NULL;
 #define RUN_AND_TASK \
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
 
-/* $1 run, $2 step, $3 state, $4 the clock, $5 'running'; no lock on the run */
+/*
+ * $1 run, $2 step, $3 state, $4 the clock, $6 'running' (the arguments of
+ * both writes; $5 is the extension's); no lock on the run
+ */
 static const DtPlanDef plan_write = {
 	"checkpoint_write",
 	"WITH h AS (SELECT r.run_id, r.task_id, r.attempt FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND "
-	DT_RUN_IS_HELD_AS("$4", "$5") ") " UPSERT,
-	5, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID},
+	"WHERE " RUN_HELD ") " UPSERT,
+	6, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_GENERIC
 };
 
@@ -106,7 +109,7 @@ static const DtPlanDef plan_write_extend = {
 	"h AS (UPDATE {runs} r SET claim_expires_at = $5 FROM k "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) k.run_id AND " RUN_HELD " "
 	"RETURNING r.run_id, r.task_id, r.attempt) " UPSERT,
-	5, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	6, {UUIDOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_CHOOSE
 };
 
@@ -201,19 +204,18 @@ dt_set_checkpoint(PG_FUNCTION_ARGS)
 	Jsonb	   *state = dt_arg_jsonb(fcinfo, 3, "state");
 	TimestampTz now = GetCurrentTimestamp();
 	bool		extend = !PG_ARGISNULL(4);
-	Datum		args[5];
+	Datum		args[6];
 	int			ret;
 
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = CStringGetTextDatum(step);
 	args[2] = JsonbPGetDatum(state);
 	args[3] = TimestampTzGetDatum(now);
-	if (extend)
-		args[4] = TimestampTzGetDatum(now + (TimestampTz) USECS_PER_SEC *
-									  dt_arg_int32(fcinfo, 4, "extend_claim_seconds",
-												   1, DT_MAX_CLAIM_SECONDS));
-	else
-		args[4] = CStringGetTextDatum("running");	/* DT_RUN_IS_HELD_AS */
+	args[4] = TimestampTzGetDatum(!extend ? 0 :
+								  now + (TimestampTz) USECS_PER_SEC *
+								  dt_arg_int32(fcinfo, 4, "extend_claim_seconds",
+											   1, DT_MAX_CLAIM_SECONDS));
+	args[5] = dt_state_text(DT_RUNNING);
 
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_plan(queue, extend ? &plan_write_extend : &plan_write),

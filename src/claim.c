@@ -171,45 +171,42 @@ static const DtPlanDef plan_lease_sweep = {
  * claim index ri_<q>_due); a 1.1 layout has pending runs only, and its
  * claim index has no others.
  */
+#define CLAIM_ARGTYPES \
+	TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID
+
 static const DtPlanDef plan_claim_one = {
 	"claim_one",
 	CLAIM_SQL("1", "claim"),
-	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID},
+	6, {CLAIM_ARGTYPES},
 	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_claim_batch = {
 	"claim_batch",
 	CLAIM_SQL("$3", "claim"),
-	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID},
+	6, {CLAIM_ARGTYPES},
 	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_claim_one_1_1 = {
 	"claim_one_1_1",
 	CLAIM_SQL("1", "claim_pending"),
-	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID},
+	6, {CLAIM_ARGTYPES},
 	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_claim_batch_1_1 = {
 	"claim_batch_1_1",
 	CLAIM_SQL("$3", "claim_pending"),
-	6, {TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	UUIDOID},
+	6, {CLAIM_ARGTYPES},
 	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_extend = {
 	"extend_claim",
 	"UPDATE {runs} r SET claim_expires_at = $2 "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.state OPERATOR(pg_catalog.=) 'running' "
-	"AND r.claim_expires_at OPERATOR(pg_catalog.>) $3",
-	3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3", "$4"),
+	4, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_CHOOSE
 };
 
@@ -436,8 +433,8 @@ dt_extend_claim(PG_FUNCTION_ARGS)
 									   1, DT_MAX_CLAIM_SECONDS);
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz expires = now + (TimestampTz) seconds * USECS_PER_SEC;
-	Datum		args[3] = {UUIDPGetDatum(run_id), TimestampTzGetDatum(expires),
-	TimestampTzGetDatum(now)};
+	Datum		args[4] = {UUIDPGetDatum(run_id), TimestampTzGetDatum(expires),
+	TimestampTzGetDatum(now), dt_state_text(DT_RUNNING)};
 	int			ret;
 
 	dt_spi_connect();

@@ -143,6 +143,7 @@ typedef enum DtMove
 } DtMove;
 
 extern const char *dt_state_name(DtState state);
+extern Datum dt_state_text(DtState state);
 extern bool dt_state_is_terminal(const char *state);
 extern bool dt_task_may(DtMove move, const char *state);
 extern const char *dt_append_state_sql(StringInfo buf, const char *p);
@@ -370,20 +371,15 @@ extern void dt_emit_child_events(DtQueue *queue, Datum *task_ids,
 /*
  * SQL: the run r is held, a lease that is live at the clock "now" (a
  * parameter, e.g. "$3").  Every writer that only the lease holder may
- * call checks the same condition.
+ * call checks the same condition.  The state 'running' is a parameter too
+ * (running, e.g. "$4"; dt_state_text(DT_RUNNING)): these statements look a
+ * run up by run_id, and a generic plan cannot prove that a parameter
+ * matches the predicate of the partial lease index ri_<q>_lease (state =
+ * 'running'), so it takes the primary key.  With the constant, a plan made
+ * while few leases exist may scan them all, and keeps doing so as they
+ * grow.
  */
-#define DT_RUN_IS_HELD(now) DT_RUN_IS_HELD_AS(now, "'running'")
-
-/*
- * The same with the state 'running' given as a parameter (running, e.g.
- * "$4"), for the plans that look a run up by run_id and are generic or may
- * become so (DT_PLAN_GENERIC, or the plan cache's choice after five custom
- * plans): a generic plan cannot prove that a parameter matches the
- * predicate of the partial lease index ri_<q>_lease (state = 'running'),
- * so it takes the primary key.  With the constant, a plan made while few
- * leases exist may scan them all, and keeps doing so as they grow.
- */
-#define DT_RUN_IS_HELD_AS(now, running) \
+#define DT_RUN_IS_HELD(now, running) \
 	"r.state OPERATOR(pg_catalog.=) " running " " \
 	"AND r.claim_expires_at OPERATOR(pg_catalog.>) " now
 

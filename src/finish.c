@@ -66,7 +66,7 @@ static const DtPlanDef plan_run_status = {
 
 /*
  * Returns how many runs and how many tasks it updated; $3 the clock, $4
- * 'running' (DT_RUN_IS_HELD_AS).  The
+ * 'running' (DT_RUN_IS_HELD).  The
  * task row is updated (so locked) before the run row: the run's UPDATE
  * joins the task's, which therefore runs first; the order of cancel_task.
  * The task's UPDATE finds the task through the run as of our snapshot; the
@@ -79,13 +79,13 @@ static const DtPlanDef plan_complete = {
 	"WITH t AS (UPDATE {tasks} t SET state = {task_to:complete}, result = $2, "
 	"finished_at = $3 "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD_AS("$3", "$4") ") "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3", "$4") ") "
 	"AND t.state {task_from:complete} "
 	"RETURNING t.task_id, t.parent_task_id IS NOT NULL AS child), "
 	"r AS (UPDATE {runs} r SET state = {run_to:complete}, result = $2, "
 	"finished_at = $3 FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD_AS("$3", "$4") " "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3", "$4") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t), "
 	"(SELECT t.task_id FROM t WHERE t.child)",
@@ -93,15 +93,15 @@ static const DtPlanDef plan_complete = {
 	DT_PLAN_GENERIC
 };
 
-/* columns 1-5 are what dt_fail_locked_run() expects; $2 the clock */
+/* columns 1-5 are what dt_fail_locked_run() expects; $2 the clock, $3 'running' */
 static const DtPlanDef plan_fail_lock = {
 	"fail_lock",
 	"SELECT r.run_id, r.task_id, r.attempt, t.max_attempts, t.retry_strategy, "
 	"t.state "
 	"FROM {runs} r JOIN {tasks} t ON t.task_id OPERATOR(pg_catalog.=) r.task_id "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$2") " "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$2", "$3") " "
 	"FOR NO KEY UPDATE OF t, r",
-	2, {UUIDOID, TIMESTAMPTZOID},
+	3, {UUIDOID, TIMESTAMPTZOID, TEXTOID},
 	DT_PLAN_CHOOSE
 };
 
@@ -348,7 +348,7 @@ dt_complete_run(PG_FUNCTION_ARGS)
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
 	args[2] = TimestampTzGetDatum(now);
-	args[3] = CStringGetTextDatum("running");
+	args[3] = dt_state_text(DT_RUNNING);
 
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_plan(queue, &plan_complete),
@@ -389,7 +389,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	DtQueue    *queue;
 	pg_uuid_t  *run_id;
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		args[2];
+	Datum		args[3];
 	DtFailResult res;
 	Datum		values[5];
 	bool		nulls[5] = {0};
@@ -401,6 +401,7 @@ dt_fail_run(PG_FUNCTION_ARGS)
 	run_id = dt_arg_uuid(fcinfo, 1, "run_id");
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = TimestampTzGetDatum(now);
+	args[2] = dt_state_text(DT_RUNNING);
 
 	dt_spi_connect();
 	ret = SPI_execute_plan(dt_plan(queue, &plan_fail_lock),

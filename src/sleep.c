@@ -41,12 +41,12 @@ static const DtPlanDef plan_sleep = {
 	"sleep_run",
 	"WITH t AS (UPDATE {tasks} t SET state = {task_to:sleep} "
 	"WHERE t.task_id OPERATOR(pg_catalog.=) (SELECT r.task_id FROM {runs} r "
-	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD_AS("$3", "$4") ") "
+	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND " DT_RUN_IS_HELD("$3", "$4") ") "
 	"AND t.state {task_from:sleep} RETURNING t.task_id), "
 	"r AS (UPDATE {runs} r SET state = {run_to:sleep}, available_at = $2, "
 	"claimed_by = NULL, claim_expires_at = NULL FROM t "
 	"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD_AS("$3", "$4") " "
+	"AND r.task_id OPERATOR(pg_catalog.=) t.task_id AND " DT_RUN_IS_HELD("$3", "$4") " "
 	"RETURNING r.task_id) "
 	"SELECT (SELECT pg_catalog.count(*) FROM r), (SELECT pg_catalog.count(*) FROM t)",
 	4, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID},
@@ -68,7 +68,7 @@ dt_sleep_held(DtQueue *queue, pg_uuid_t *run_id, TimestampTz wake_at,
 	args[0] = UUIDPGetDatum(run_id);
 	args[1] = TimestampTzGetDatum(wake_at);
 	args[2] = TimestampTzGetDatum(now);
-	args[3] = CStringGetTextDatum("running");	/* DT_RUN_IS_HELD_AS */
+	args[3] = dt_state_text(DT_RUNNING);
 	ret = SPI_execute_plan(dt_plan(queue, &plan_sleep), args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "putting a run to sleep");
 	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],

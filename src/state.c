@@ -29,6 +29,9 @@
  */
 #include "postgres.h"
 
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
 #include "durable_tasks.h"
 
 #define S(state) (1 << (state))
@@ -70,6 +73,25 @@ const char *
 dt_state_name(DtState state)
 {
 	return state_names[state];
+}
+
+/*
+ * The state's name as a text Datum, for a statement's parameter; built
+ * once per backend.
+ */
+Datum
+dt_state_text(DtState state)
+{
+	static Datum texts[DT_NUM_STATES];
+
+	if (texts[state] == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		texts[state] = CStringGetTextDatum(state_names[state]);
+		MemoryContextSwitchTo(old);
+	}
+	return texts[state];
 }
 
 static int
