@@ -141,6 +141,79 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'dt_cancel_task'
 LANGUAGE C VOLATILE;
 
+--
+-- spawn_task returns a named row type, with the same columns: for a
+-- function with OUT parameters the executor builds the result descriptor
+-- from pg_proc on every call (a tenth of the hit path), for a row type it
+-- takes it from the type cache.  A new return type needs DROP and CREATE,
+-- the one exception to CREATE OR REPLACE in this script: the new function
+-- gets the old one's owner and privileges (and no initial privileges, so
+-- pg_dump keeps the DBA's grants), and an object that depends on it (a
+-- view, a BEGIN ATOMIC function) stops the update instead of being
+-- dropped with it.
+--
+CREATE TYPE durable_tasks.spawn_result AS (
+    task_id uuid, run_id uuid, attempt integer, created boolean, state text);
+
+DO $spawn$
+DECLARE
+    sig         CONSTANT text := 'durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb)';
+    old_fn      pg_catalog.oid := pg_catalog.to_regprocedure(sig);
+    old_owner   pg_catalog.oid;
+    old_acl     pg_catalog.aclitem[];
+    dependents  text;
+    g           record;
+BEGIN
+    SELECT pg_catalog.string_agg(o.name, ', ' ORDER BY o.name)
+      INTO dependents
+      FROM pg_catalog.pg_depend d,
+           LATERAL pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) o(name)
+     WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) old_fn
+       AND d.deptype OPERATOR(pg_catalog.=) 'n';
+    IF dependents IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot update extension durable_tasks because other objects depend on function %', sig
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'In 1.2 spawn_task returns the row type durable_tasks.spawn_result (the same columns), which takes DROP FUNCTION.  Objects that depend on it: ' || dependents || '.',
+                  HINT = 'Drop them, run ALTER EXTENSION durable_tasks UPDATE, and create them again.';
+    END IF;
+    SELECT p.proowner, p.proacl INTO old_owner, old_acl
+      FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) old_fn;
+
+    DROP FUNCTION durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb);
+    CREATE FUNCTION durable_tasks.spawn_task(
+        queue_name      text,
+        task_name       text,
+        params          jsonb   DEFAULT '{}',
+        only_once       boolean DEFAULT false,
+        idempotency_key text    DEFAULT NULL,
+        options         jsonb   DEFAULT '{}')
+    RETURNS SETOF durable_tasks.spawn_result
+    ROWS 1
+    AS 'MODULE_PATHNAME', 'dt_spawn_task_1_1'
+    LANGUAGE C VOLATILE;
+
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %s', sig,
+                              old_owner::pg_catalog.regrole);
+    IF old_acl IS NOT NULL THEN
+        -- from the default (the owner and PUBLIC) to exactly the old list
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, %s', sig,
+                                  old_owner::pg_catalog.regrole);
+        FOR g IN
+            SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(old_acl) a
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', sig,
+                                      CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                           ELSE g.grantee::pg_catalog.regrole::pg_catalog.text END,
+                                      CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+        DELETE FROM pg_catalog.pg_init_privs ip
+         WHERE ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+           AND ip.objoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure(sig);
+    END IF;
+END
+$spawn$;
+
 -- Internal helpers of the 1.0/1.1 PL/pgSQL functions are no longer SQL
 -- functions: nothing a user may call reaches them.
 DROP FUNCTION durable_tasks.add_idempotency_key(text);

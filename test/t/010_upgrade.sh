@@ -14,7 +14,9 @@
 #     drop_queue, cancel_task) and grants it to a role.  ALTER EXTENSION ...
 #     UPDATE (to the default version, 1.2), in a session that used the 1.1
 #     functions, must keep the privileges of every function that exists in
-#     both versions, drop the 1.1 helpers (check_queue, check_queue_options,
+#     both versions (spawn_task's too, which 1.2 re-creates with a row
+#     type for its result; a function that depends on it stops the
+#     update, 2BP01, changing nothing), drop the 1.1 helpers (check_queue, check_queue_options,
 #     add_idempotency_key) and its own temporary helper queue_layout_step,
 #     take EXECUTE on registry_changed() away from PUBLIC, keep every row
 #     (checksums over all the columns), rewrite no table or index, and leave
@@ -472,8 +474,9 @@ is "$(err_as "$A" "$REG" "SELECT durable_tasks.create_queue('regq')")" \
 # ---------------------------------------------------------------------------
 # (a2) 1.1 -> 1.2, after the DBA changed privileges at 1.1
 # ---------------------------------------------------------------------------
-# spawn_task is left alone by 1.2; the other four become C functions through
-# CREATE OR REPLACE, which must keep their ACLs.
+# spawn_task is re-created by 1.2 (DROP and CREATE, for its new return
+# type), which must carry its owner and ACL over; the other four become C
+# functions through CREATE OR REPLACE, which must keep their ACLs.
 PRIV_FUNCS=(
     'durable_tasks.spawn_task(text,text,jsonb,boolean,text,jsonb)'
     'durable_tasks.create_queue(text,jsonb)'
@@ -521,6 +524,26 @@ NODES12_SQL="SELECT 'nodes:' || string_agg(c.relname || '=' || c.relfilenode, ' 
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'durable_tasks' AND c.relkind IN ('r', 'i')
                 AND c.relname !~ '^(ci?_|ei?_|wi?_|queue_grants|ri_.*_(done|due|ready)$)';"
+
+# 1.2 re-creates spawn_task (a row type for its result): an object that
+# depends on it stops the update, which then changes nothing.
+dep_out=$(psql -X -A -t -q -d "$A" 2>&1 <<'SQL'
+CREATE FUNCTION public.enqueue_one() RETURNS SETOF uuid LANGUAGE sql
+BEGIN ATOMIC SELECT s.task_id FROM durable_tasks.spawn_task('alpha', 'x') s; END;
+\set VERBOSITY sqlstate
+ALTER EXTENSION durable_tasks UPDATE;
+\set VERBOSITY default
+ALTER EXTENSION durable_tasks UPDATE;
+SELECT 'version:' || extversion FROM pg_extension WHERE extname = 'durable_tasks';
+DROP FUNCTION public.enqueue_one();
+SQL
+)
+is "$(grep -v '^DETAIL\|^HINT\|^CONTEXT' <<<"$dep_out")" "ERROR:  2BP01
+ERROR:  cannot update extension durable_tasks because other objects depend on function durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb)
+version:1.1" "A: a function that depends on spawn_task stops the update to $FINAL (2BP01), nothing changed"
+is "$(grep '^DETAIL' <<<"$dep_out")" \
+    "DETAIL:  In 1.2 spawn_task returns the row type durable_tasks.spawn_result (the same columns), which takes DROP FUNCTION.  Objects that depend on it: function public.enqueue_one()." \
+    "A: the refusal names the dependent object"
 
 # The update, in a session that has called the 1.1 PL/pgSQL create_queue and
 # cancel_task and a keyed spawn; right after it, in the same session: the
