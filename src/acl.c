@@ -21,14 +21,25 @@
  * attach code (triggers, rules, policies) to them or change their
  * columns.  The checks cost a hash lookup and a membership test per call.
  *
- * The cache: every grant, read at once into a hash keyed by queue name
- * ("" for the grants on every queue) in its own memory context, with the
- * extension's owner.  A statement trigger on queue_grants sends a relcache
- * invalidation of that table (as for the registry, admin.c), on which the
- * cache is dropped and read again at the next check; every check accepts
- * pending invalidations first, so a grant or revoke committed by another
- * session counts from the next call on, inside an open transaction too.  Role membership is
- * not cached here (acl.c of core caches it, and drops it on changes).
+ * The cache has two parts.  The catalog part, the OID of queue_grants
+ * and the extension's owner, is resolved from the system catalogs by
+ * every check that finds it stale: that is all a superuser or a member of
+ * the owner needs, and what spi_util.c switches to.  The grant list,
+ * every grant read at once into a hash keyed by queue name ("" for the
+ * grants on every queue) in its own memory context, is read only when a
+ * check of another role needs it.  It is read straight from the heap of
+ * queue_grants (no SPI, no plan), after CommandCounterIncrement and with
+ * the latest snapshot, so that this transaction's own changes and every
+ * committed grant count; AccessShareLock on the table is kept to the end
+ * of the transaction, as the SELECT that read it before kept it.  A
+ * statement trigger on queue_grants sends a relcache invalidation of that
+ * table (as for the registry, admin.c), on which both parts are dropped
+ * and read again when next needed; every check accepts pending
+ * invalidations first, so a grant or revoke committed by another session
+ * counts from the next call on, inside an open transaction too.  An
+ * invalidation that arrives while a part is read leaves it stale (it is
+ * used for the call that read it).  Role membership and superuser status
+ * are not cached here (core caches them, and drops them on changes).
  *
  * A database still on the 1.1 SQL definitions has no queue_grants table:
  * then nothing is checked here and nothing runs as the owner; the table
@@ -64,6 +75,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -94,11 +106,15 @@ typedef struct DtGrantList
 } DtGrantList;
 
 static MemoryContext acl_context = NULL;
-static HTAB *grant_cache = NULL;	/* valid while acl_valid */
-static bool acl_valid = false;
+static HTAB *grant_cache = NULL;	/* valid while grants_valid */
+static bool grants_valid = false;
 static uint64 acl_generation = 0;	/* bumped by each invalidation */
 
-/* as of the last load; InvalidOid grants_relid: 1.1 catalogs */
+/*
+ * The catalog part, valid while acl_valid, as of the last resolution;
+ * InvalidOid grants_relid: 1.1 catalogs.
+ */
+static bool acl_valid = false;
 static Oid	grants_relid = InvalidOid;
 static Oid	ext_owner = InvalidOid;
 
@@ -113,6 +129,7 @@ dt_acl_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		!OidIsValid(grants_relid))
 	{
 		acl_valid = false;
+		grants_valid = false;
 		acl_generation++;
 	}
 }
@@ -185,27 +202,43 @@ dt_priv_from_name(const char *name)
 }
 
 /*
- * Read every grant into a fresh cache.  The owner and the table are set
- * first, so that the read itself runs as the owner.  An invalidation that
- * arrives meanwhile leaves the cache marked stale.
+ * Resolve the catalog part: the grants table and the extension's owner.
+ */
+static void
+dt_acl_resolve(void)
+{
+	uint64		generation = acl_generation;
+
+	grants_relid = get_relname_relid(DT_GRANTS_TABLE,
+									 get_namespace_oid(DT_SCHEMA, false));
+	if (OidIsValid(grants_relid))
+		ext_owner = dt_extension_owner();
+	/* 1.1 catalogs: nothing to enforce */
+	acl_valid = generation == acl_generation;
+}
+
+/*
+ * Read every grant into a fresh cache, from the heap of queue_grants (see
+ * the header comment for the snapshot and the lock).  The columns are
+ * found by name and type.
  */
 static void
 dt_acl_load(void)
 {
-	static SPIPlanPtr plan = NULL;
-	uint64		generation = acl_generation;
+	uint64		generation;
 	HASHCTL		ctl;
-	int			ret;
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber	queue_att;
+	AttrNumber	role_att;
+	AttrNumber	priv_att;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tuple;
 
-	grants_relid = get_relname_relid(DT_GRANTS_TABLE,
-									 get_namespace_oid(DT_SCHEMA, false));
-	if (!OidIsValid(grants_relid))
-	{
-		/* 1.1 catalogs: nothing to enforce */
-		acl_valid = generation == acl_generation;
-		return;
-	}
-	ext_owner = dt_extension_owner();
+	if (!acl_valid)
+		dt_acl_resolve();
+	generation = acl_generation;
 
 	if (acl_context == NULL)
 		acl_context = AllocSetContextCreate(TopMemoryContext,
@@ -220,50 +253,60 @@ dt_acl_load(void)
 	ctl.hcxt = acl_context;
 	grant_cache = hash_create("durable_tasks grants", 16, &ctl,
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
-	dt_spi_connect();
-	if (plan == NULL)
+	if (!OidIsValid(grants_relid))
 	{
-		plan = SPI_prepare("SELECT COALESCE(g.queue_name, ''), "
-						   "g.role_name::pg_catalog.oid, g.privilege "
-						   "FROM durable_tasks.queue_grants g", 0, NULL);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the queue grants query: %s",
-				 SPI_result_code_string(SPI_result));
+		grants_valid = generation == acl_generation;
+		return;
 	}
+
+	rel = table_open(grants_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	queue_att = dt_rel_column(rel, "queue_name", TEXTOID, false);
+	role_att = dt_rel_column(rel, "role_name", REGROLEOID, false);
+	priv_att = dt_rel_column(rel, "privilege", TEXTOID, false);
+
 	CommandCounterIncrement();
-	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 0);
-	dt_spi_check(ret, SPI_OK_SELECT, "reading the queue grants");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *queue = TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull));
-		Oid			role = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-		char	   *priv = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
+		bool		queue_null;
+		bool		role_null;
+		bool		priv_null;
+		Datum		queue = heap_getattr(tuple, queue_att, desc, &queue_null);
+		Datum		role = heap_getattr(tuple, role_att, desc, &role_null);
+		Datum		priv = heap_getattr(tuple, priv_att, desc, &priv_null);
 
-		dt_acl_add(queue, role, dt_priv_from_name(priv));
+		/* NOT NULL columns; a NULL would grant nothing */
+		if (role_null || priv_null)
+			continue;
+		dt_acl_add(queue_null ? "" : TextDatumGetCString(queue),
+				   DatumGetObjectId(role),
+				   dt_priv_from_name(TextDatumGetCString(priv)));
 	}
-	dt_spi_finish();
-	acl_valid = generation == acl_generation;
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);	/* kept to the end of the transaction */
+	grants_valid = generation == acl_generation;
 }
 
 /*
- * Are privileges enforced (1.2 catalogs)?  Loads the cache if needed.
+ * Are privileges enforced (1.2 catalogs)?  Resolves the catalog part of
+ * the cache if needed; never reads the grants.
  */
 bool
 dt_acl_enforced(void)
 {
 	if (!acl_valid)
-		dt_acl_load();
+		dt_acl_resolve();
 	return OidIsValid(grants_relid);
 }
 
 /*
  * The role that SQL of our functions runs as: the extension's owner, or
  * InvalidOid (run as the caller) on 1.1 catalogs or before any check.
+ * Every check resolves the catalog part, whether or not it reads the
+ * grants.
  */
 Oid
 dt_acl_run_as(void)
@@ -296,10 +339,11 @@ dt_acl_has(const char *queue, DtPriv priv)
 
 	if (!dt_acl_enforced())
 		return true;
+	/* decided without the grants: they are read only for other roles */
 	if (superuser_arg(user) || has_privs_of_role(user, ext_owner))
 		return true;
-	if (!acl_valid)
-		dt_acl_load();			/* an invalidation while we looked */
+	if (!grants_valid)
+		dt_acl_load();			/* not read yet, or an invalidation since */
 	return dt_acl_list_has("", priv, user) ||
 		(queue != NULL && dt_acl_list_has(queue, priv, user));
 }

@@ -232,6 +232,8 @@ extern bool dt_registry_has(const char *name);
 extern const char *const dt_queue_tables[DT_NUM_QUEUE_TABLES];
 
 extern void dt_layout_check(DtQueue *queue);
+extern AttrNumber dt_rel_column(Relation rel, const char *name, Oid type,
+								 bool missing_ok);
 extern void dt_layout_step(const char *queue_name, const char *version);
 extern void dt_layout_create(const char *queue_name);
 extern void dt_qualified_name(char *buf, const char *prefix,

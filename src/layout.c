@@ -174,6 +174,41 @@ dt_qualified_name(char *buf, const char *prefix, const char *queue_name)
 
 /* ---- the check ---- */
 
+/*
+ * The number of column name of rel, one of the extension's own tables
+ * (the registry, queue_grants), which the C code reads without SQL: it
+ * must have type type.  A missing column is an error, unless missing_ok
+ * (then InvalidAttrNumber: an older version of the table).
+ */
+AttrNumber
+dt_rel_column(Relation rel, const char *name, Oid type, bool missing_ok)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (att->atttypid != type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of table durable_tasks.%s has type %s",
+							name, RelationGetRelationName(rel),
+							format_type_be(att->atttypid)),
+					 errdetail("durable_tasks expects type %s.",
+							   format_type_be(type))));
+		return att->attnum;
+	}
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table durable_tasks.%s is missing",
+						name, RelationGetRelationName(rel))));
+	return InvalidAttrNumber;
+}
+
 static void
 dt_code_error(const char *relname, const char *what)
 {
