@@ -40,16 +40,25 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/tablecmds.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 #include "durable_tasks.h"
@@ -231,61 +240,89 @@ dt_queue_missing_error(const char *name, const char *missing, bool partial)
 					 name, name)));
 }
 
-/* A string member of a registry row (as jsonb), or dflt. */
+/* Column att of the registry row as a string, or dflt (missing, NULL). */
 static const char *
-dt_registry_text(Jsonb *row, const char *key, const char *dflt)
+dt_registry_text(HeapTuple tuple, TupleDesc desc, AttrNumber att,
+				 const char *dflt)
 {
-	JsonbValue *v = getKeyJsonValueFromContainer(&row->root, key, strlen(key),
-												 NULL);
+	bool		isnull;
+	Datum		value;
 
-	if (v == NULL || v->type != jbvString)
+	if (att == InvalidAttrNumber)
 		return dflt;
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	value = heap_getattr(tuple, att, desc, &isnull);
+	return isnull ? dflt : TextDatumGetCString(value);
 }
 
 /*
  * Read the queue's row of the registry into queue->policy, with the
  * latest committed snapshot (under REPEATABLE READ the transaction's
  * snapshot could predate an alter_queue whose invalidation we already
- * processed).  The row is read as jsonb so that a registry of any version
- * (1.0 has no settings columns) can be read.  If an invalidation arrives
- * while we read, the result is used for this call but not kept.
+ * processed), after CommandCounterIncrement (this transaction's own
+ * changes count).  The row is read straight from the registry through its
+ * primary key index, without SPI; AccessShareLock on the registry is kept
+ * to the end of the transaction, as a SELECT would.  The settings columns
+ * are found by name, so that a registry of any version can be read (1.0
+ * has none: the defaults apply).  If an invalidation arrives while we
+ * read, the result is used for this call but not kept.
  */
 static void
 dt_queue_read_registry(DtQueue *queue)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
 	uint64		generation;
-	Jsonb	   *row;
-	JsonbValue *ttl;
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber	name_att;
+	AttrNumber	reuse_att;
+	AttrNumber	ttl_att;
+	AttrNumber	mismatch_att;
+	Oid			collation;
+	Oid			pkindex;
+	bool		index_ok = false;
+	ScanKeyData key;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tuple;
 	const char *reuse;
-	bool		isnull;
-	int			ret;
-
-	dt_spi_connect();
-	if (plan == NULL)
-	{
-		plan = SPI_prepare("SELECT pg_catalog.to_jsonb(q) "
-						   "FROM durable_tasks.queues q "
-						   "WHERE q.queue_name OPERATOR(pg_catalog.=) $1",
-						   1, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the queue registry query: %s",
-				 SPI_result_code_string(SPI_result));
-	}
 
 	if (!OidIsValid(registry_relid))
 		registry_relid = get_relname_relid(DT_REGISTRY,
 										   get_namespace_oid(DT_SCHEMA, false));
+	if (!OidIsValid(registry_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist",
+						DT_SCHEMA, DT_REGISTRY)));
 	generation = registry_generation;
+	rel = table_open(registry_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	name_att = dt_rel_column(rel, "queue_name", TEXTOID, false);
+	reuse_att = dt_rel_column(rel, "key_reuse", TEXTOID, true);
+	ttl_att = dt_rel_column(rel, "dedup_ttl_seconds", INT4OID, true);
+	mismatch_att = dt_rel_column(rel, "on_params_mismatch", TEXTOID, true);
+	collation = TupleDescAttr(desc, name_att - 1)->attcollation;
+
+	/* the primary key on (queue_name), compared as it compares */
+	pkindex = RelationGetPrimaryKeyIndex(rel);
+	if (OidIsValid(pkindex))
+	{
+		Relation	idx = index_open(pkindex, AccessShareLock);
+
+		index_ok = idx->rd_rel->relam == BTREE_AM_OID &&
+			idx->rd_index->indnkeyatts == 1 &&
+			idx->rd_index->indkey.values[0] == name_att &&
+			idx->rd_indcollation[0] == collation;
+		index_close(idx, NoLock);
+	}
+	ScanKeyEntryInitialize(&key, 0, name_att, BTEqualStrategyNumber,
+						   InvalidOid, collation, F_TEXTEQ,
+						   CStringGetTextDatum(queue->name));
+
 	CommandCounterIncrement();
-	args[0] = CStringGetTextDatum(queue->name);
-	ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 1);
-	dt_spi_check(ret, SPI_OK_SELECT, "reading the queue registry");
-	if (SPI_processed != 1)
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, pkindex, index_ok, snapshot, 1, &key);
+	tuple = systable_getnext(scan);
+	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" is not registered", queue->name),
@@ -294,9 +331,7 @@ dt_queue_read_registry(DtQueue *queue)
 				 errhint("Run durable_tasks.create_queue('%s') to register the existing tables, or durable_tasks.drop_queue('%s') to drop them.",
 						 queue->name, queue->name)));
 
-	row = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-	reuse = dt_registry_text(row, "key_reuse", "after_failure");
+	reuse = dt_registry_text(tuple, desc, reuse_att, "after_failure");
 	if (strcmp(reuse, "after_finish") == 0)
 		queue->policy.key_reuse = DT_KEY_REUSE_AFTER_FINISH;
 	else if (strcmp(reuse, "never") == 0)
@@ -304,16 +339,23 @@ dt_queue_read_registry(DtQueue *queue)
 	else
 		queue->policy.key_reuse = DT_KEY_REUSE_AFTER_FAILURE;
 
-	ttl = getKeyJsonValueFromContainer(&row->root, "dedup_ttl_seconds",
-									   strlen("dedup_ttl_seconds"), NULL);
-	queue->policy.has_ttl = ttl != NULL && ttl->type == jbvNumeric;
-	queue->policy.dedup_ttl_seconds = !queue->policy.has_ttl ? 0 :
-		DatumGetInt32(DirectFunctionCall1(numeric_int4,
-										  NumericGetDatum(ttl->val.numeric)));
+	queue->policy.has_ttl = false;
+	queue->policy.dedup_ttl_seconds = 0;
+	if (ttl_att != InvalidAttrNumber)
+	{
+		bool		isnull;
+		Datum		ttl = heap_getattr(tuple, ttl_att, desc, &isnull);
+
+		queue->policy.has_ttl = !isnull;
+		queue->policy.dedup_ttl_seconds = isnull ? 0 : DatumGetInt32(ttl);
+	}
 	queue->policy.mismatch_error =
-		strcmp(dt_registry_text(row, "on_params_mismatch", "ignore"),
+		strcmp(dt_registry_text(tuple, desc, mismatch_att, "ignore"),
 			   "error") == 0;
-	dt_spi_finish();
+
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);	/* kept to the end of the transaction */
 
 	queue->registry_valid = generation == registry_generation;
 }
