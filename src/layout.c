@@ -58,17 +58,19 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_opclass.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
 #include "utils/fmgroids.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "nodes/primnodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/catcache.h"
 #include "utils/syscache.h"
 
 #include "durable_tasks.h"
@@ -297,21 +299,45 @@ dt_table_check(Oid relid, const char *relname)
 }
 
 /*
+ * The column name of the table whose attributes are attrs (NULL: none).
+ */
+static Form_pg_attribute
+dt_find_column(CatCList *attrs, const char *name)
+{
+	for (int i = 0; i < attrs->n_members; i++)
+	{
+		Form_pg_attribute att =
+			(Form_pg_attribute) GETSTRUCT(&attrs->members[i]->tuple);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att;
+	}
+	return NULL;
+}
+
+/*
  * Check the columns of relid against cols; store probe column numbers in
  * queue->attnums.  With optional, a table without the first column passes
- * (and returns false).
+ * (and returns false).  The table's attributes are read in one catalog
+ * scan (a list search of the attribute cache), not one per column.
  */
 static bool
 dt_columns_check(DtQueue *queue, Oid relid, const char *relname,
 				 const DtColumn *cols, bool optional)
 {
+	CatCList   *attrs = SearchSysCacheList1(ATTNUM, ObjectIdGetDatum(relid));
+
 	for (const DtColumn *c = cols; c->name != NULL; c++)
 	{
-		HeapTuple	tup = SearchSysCacheAttName(relid, c->name);
-		Form_pg_attribute att;
+		Form_pg_attribute att = dt_find_column(attrs, c->name);
 
-		if (!HeapTupleIsValid(tup))
+		if (att == NULL)
 		{
+			if (optional && c == cols)
+			{
+				ReleaseSysCacheList(attrs);
+				return false;
+			}
 			if (optional && c == cols)
 				return false;
 			ereport(ERROR,
@@ -320,7 +346,6 @@ dt_columns_check(DtQueue *queue, Oid relid, const char *relname,
 							c->name, relname),
 					 errhint("The queue's tables were changed by hand; restore the column, or drop and create the queue again.")));
 		}
-		att = (Form_pg_attribute) GETSTRUCT(tup);
 		if (att->atttypid != c->type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -337,8 +362,8 @@ dt_columns_check(DtQueue *queue, Oid relid, const char *relname,
 					 errhint("The queue's tables were changed by hand; restore the constraint, or drop and create the queue again.")));
 		if (c->probe >= 0)
 			queue->attnums[c->probe] = att->attnum;
-		ReleaseSysCache(tup);
 	}
+	ReleaseSysCacheList(attrs);
 	return true;
 }
 
@@ -367,7 +392,12 @@ dt_key_index_error(DtQueue *queue, const char *idxname)
 }
 
 /*
- * The key index ti_<queue>_ikey must be what layout step 1.1 made.
+ * The key index ti_<queue>_ikey must be what layout step 1.1 made.  The
+ * family of text's default btree operator class is text_ops, a built-in
+ * object that no DDL can replace as the default (CREATE OPERATOR CLASS
+ * refuses a second default), so it is compared by its OID rather than
+ * looked up in pg_opclass; likewise the database's default collation
+ * (PostgreSQL 15) is always deterministic.
  */
 static void
 dt_key_index_check(DtQueue *queue, Oid nspid)
@@ -403,10 +433,10 @@ dt_key_index_check(DtQueue *queue, Oid nspid)
 		ind->indisunique && ind->indimmediate &&
 		ind->indnatts == 1 && ind->indkey.values[0] == keycol &&
 		idx->rd_indcollation[0] == keycoll &&
-		get_collation_isdeterministic(idx->rd_indcollation[0]) &&
+		(keycoll == DEFAULT_COLLATION_OID ||
+		 get_collation_isdeterministic(keycoll)) &&
 		ind->indisready && ind->indislive &&
-		idx->rd_opfamily[0] ==
-		get_opclass_family(GetDefaultOpClass(TEXTOID, BTREE_AM_OID)) &&
+		idx->rd_opfamily[0] == TEXT_BTREE_FAM_OID &&
 		RelationGetIndexExpressions(idx) == NIL;
 	if (ok)
 	{
