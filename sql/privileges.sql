@@ -27,6 +27,9 @@
 --      column type
 --  14. name squatting: tables t_<q>/r_<q> made by another role are never
 --      adopted by create_queue
+--  15. superusers and the owner's members pass before the grants are read;
+--      in a fresh backend the grants are read at the first check that
+--      needs them; becoming superuser (or the owner's member) and back
 --
 -- Every call in the tables of sections 2-4 and 7 runs as the role in a
 -- subtransaction that is rolled back (public.pv_try), so every cell sees the
@@ -691,6 +694,30 @@ ALTER TABLE durable_tasks.c_pv_code DISABLE ROW LEVEL SECURITY;
 SELECT count(*) AS claimed FROM durable_tasks.claim_task('pv_code', 'w');
 SELECT durable_tasks.drop_queue('pv_code');
 DROP FUNCTION public.pv_code_trg();
+
+--
+-- 15. Superusers and members of the extension's owner pass before the
+-- grants are read, which happens when another role's check first needs
+-- them.  In a fresh backend: a superuser's call (nothing read), then a
+-- denial and a grant of other roles.  A role made superuser, or a member
+-- of the owner, and back counts from its next call.
+--
+\c
+SELECT public.pv_try(NULL, $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS superuser;
+SELECT public.pv_try('pv_producer', $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS producer;
+SELECT public.pv_try('pv_worker', $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS worker;
+ALTER ROLE pv_producer SUPERUSER;
+SELECT public.pv_try('pv_producer', $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS producer_superuser;
+ALTER ROLE pv_producer NOSUPERUSER;
+SELECT public.pv_try('pv_producer', $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS producer_again;
+DO $$BEGIN
+    EXECUTE format('GRANT %I TO pv_producer', (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'durable_tasks'));
+END$$;
+SELECT public.pv_try('pv_producer', $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS producer_owner_member;
+DO $$BEGIN
+    EXECUTE format('REVOKE %I FROM pv_producer', (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'durable_tasks'));
+END$$;
+SELECT public.pv_try('pv_producer', $$SELECT count(*) FROM durable_tasks.claim_task('pv_a', 'w')$$) AS producer_again;
 
 --
 -- Clean up: the queue grants first, then the schema grants, then the roles.

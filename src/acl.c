@@ -146,7 +146,12 @@ dt_priv_name(DtPriv priv)
 	return priv_names[priv];
 }
 
-/* The owner of extension durable_tasks (InvalidOid if not installed). */
+/*
+ * The owner of extension durable_tasks (InvalidOid if not installed).  A
+ * heap scan: pg_extension has a few rows, and a new backend would
+ * otherwise build the relcache entry of its name index for this one
+ * lookup.
+ */
 static Oid
 dt_extension_owner(void)
 {
@@ -159,7 +164,7 @@ dt_extension_owner(void)
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
 				F_NAMEEQ, CStringGetDatum("durable_tasks"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	scan = systable_beginscan(rel, ExtensionNameIndexId, false, NULL, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
