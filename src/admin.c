@@ -348,7 +348,7 @@ dt_list_queues(PG_FUNCTION_ARGS)
 	int			ret;
 
 	dt_srf_init(fcinfo, &desc);
-	(void) dt_acl_enforced();	/* read the grants before we switch user */
+	(void) dt_acl_enforced();	/* the owner, before we switch user */
 	dt_spi_connect();
 	ret = SPI_execute("SELECT qs.queue_name, qs.created_at, qs.key_reuse, "
 					  "qs.dedup_ttl_seconds, qs.on_params_mismatch "

@@ -102,7 +102,7 @@ dt_stats_queues(void)
 	List	   *names = NIL;
 	int			ret;
 
-	(void) dt_acl_enforced();	/* read the grants before we switch user */
+	(void) dt_acl_enforced();	/* the owner, before we switch user */
 	dt_spi_connect();
 	ret = SPI_execute("SELECT qs.queue_name FROM durable_tasks.queues qs "
 					  "ORDER BY qs.queue_name", true, 0);
