@@ -338,8 +338,6 @@ dt_columns_check(DtQueue *queue, Oid relid, const char *relname,
 				ReleaseSysCacheList(attrs);
 				return false;
 			}
-			if (optional && c == cols)
-				return false;
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of table durable_tasks.%s is missing",
