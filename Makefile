@@ -24,6 +24,7 @@ OBJS = \
 	src/finish.o \
 	src/fingerprint.o \
 	src/keyprobe.o \
+	src/leaseprobe.o \
 	src/cancel.o \
 	src/bulk.o \
 	src/await.o \

@@ -223,4 +223,45 @@ SET durable_tasks.claim_full_scan_interval = -1;
 SET durable_tasks.claim_full_scan_interval = '2h';
 SELECT durable_tasks.drop_queue('cl_fl');
 
+--
+-- The lease probe (leaseprobe.c): a claim runs the sweep's statement only
+-- if the lease index ri_<q>_lease may hold an expired lease.  With the
+-- layout's index, an expired lease is swept by the next claim; so it is
+-- with an index that is not the layout's (no probe: the statement always
+-- runs), and with none.
+--
+SELECT durable_tasks.create_queue('cl_lp');
+CREATE FUNCTION pg_temp.expire_and_reclaim(n text) RETURNS TABLE (task_name text, attempt integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM durable_tasks.spawn_task('cl_lp', n,
+              options => '{"retry_strategy": {"kind": "none"}}');
+    PERFORM durable_tasks.claim_task('cl_lp', 'w1', claim_timeout_seconds => 1);
+    -- the lease runs out (a direct write, as superuser; now() is the
+    -- transaction's clock, and the claim's clock is later)
+    UPDATE durable_tasks.r_cl_lp r SET claim_expires_at = now() - interval '1 s'
+     WHERE r.state = 'running';
+    RETURN QUERY SELECT c.task_name, c.attempt FROM durable_tasks.claim_task('cl_lp', 'w2') c;
+END
+$$;
+-- (the direct write is behind this backend's sweep floor: sweep it all)
+SET durable_tasks.claim_full_scan_interval = 0;
+SELECT * FROM pg_temp.expire_and_reclaim('layout_index');
+-- nothing expired: nothing swept, the claim finds nothing
+SELECT count(*) AS claimed FROM durable_tasks.claim_task('cl_lp', 'w3');
+SELECT r.state, r.attempt, r.failure ->> 'error' AS error
+  FROM durable_tasks.r_cl_lp r ORDER BY r.attempt;
+SELECT durable_tasks.complete_run('cl_lp', run_id) FROM durable_tasks.r_cl_lp WHERE state = 'running';
+DROP INDEX durable_tasks.ri_cl_lp_lease;
+CREATE INDEX ri_cl_lp_lease ON durable_tasks.r_cl_lp (claim_expires_at, run_id) WHERE state = 'running';
+SELECT * FROM pg_temp.expire_and_reclaim('other_index');
+SELECT durable_tasks.complete_run('cl_lp', run_id) FROM durable_tasks.r_cl_lp WHERE state = 'running';
+DROP INDEX durable_tasks.ri_cl_lp_lease;
+SELECT * FROM pg_temp.expire_and_reclaim('no_index');
+RESET durable_tasks.claim_full_scan_interval;
+SELECT t.task_name, r.attempt, r.state, r.failure ->> 'error' AS error
+  FROM durable_tasks.r_cl_lp r JOIN durable_tasks.t_cl_lp t USING (task_id)
+ ORDER BY r.created_at, r.attempt;
+SELECT durable_tasks.drop_queue('cl_lp');
+
 SELECT durable_tasks.drop_queue('cl_q');

@@ -124,7 +124,7 @@ static const DtPlanDef plan_lease_sweep = {
 	"(t.cancellation OPERATOR(pg_catalog.->>) '" key "')::pg_catalog.float8)" \
 	" OPERATOR(pg_catalog.<) $4)"
 
-#define CLAIM_SQL(limit, claim) \
+#define CLAIM_SQL(limit, claim, order) \
 "WITH cand AS (" \
 	" SELECT r.run_id, COALESCE(" \
 	"  NOT t.state {task_from:" claim "}" \
@@ -162,7 +162,10 @@ static const DtPlanDef plan_lease_sweep = {
 	" SELECT u.run_id, u.task_id, u.attempt, k.task_name, k.params, k.headers," \
 	"  k.max_attempts, u.claim_expires_at, u.dead, u.available_at" \
 	" FROM runs u JOIN tasks k ON k.task_id OPERATOR(pg_catalog.=) u.task_id" \
-	" ORDER BY u.available_at, u.run_id"
+	order
+
+/* the batch claim's rows in claim order (a single-run claim needs no sort) */
+#define CLAIM_ORDER " ORDER BY u.available_at, u.run_id"
 
 /*
  * $1 worker_id, $2 claim_expires_at, $3 how many (the batch plan only),
@@ -176,28 +179,28 @@ static const DtPlanDef plan_lease_sweep = {
 
 static const DtPlanDef plan_claim_one = {
 	"claim_one",
-	CLAIM_SQL("1", "claim"),
+	CLAIM_SQL("1", "claim", ""),
 	6, {CLAIM_ARGTYPES},
 	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_claim_batch = {
 	"claim_batch",
-	CLAIM_SQL("$3", "claim"),
+	CLAIM_SQL("$3", "claim", CLAIM_ORDER),
 	6, {CLAIM_ARGTYPES},
 	DT_PLAN_CHOOSE
 };
 
 static const DtPlanDef plan_claim_one_1_1 = {
 	"claim_one_1_1",
-	CLAIM_SQL("1", "claim_pending"),
+	CLAIM_SQL("1", "claim_pending", ""),
 	6, {CLAIM_ARGTYPES},
 	DT_PLAN_GENERIC
 };
 
 static const DtPlanDef plan_claim_batch_1_1 = {
 	"claim_batch_1_1",
-	CLAIM_SQL("$3", "claim_pending"),
+	CLAIM_SQL("$3", "claim_pending", CLAIM_ORDER),
 	6, {CLAIM_ARGTYPES},
 	DT_PLAN_CHOOSE
 };
@@ -256,6 +259,7 @@ dt_claim_floor_lower(DtQueue *queue, TimestampTz t)
 /*
  * Fail up to DT_LEASE_SWEEP_BATCH runs whose lease has expired, from the
  * sweep floor on; a sweep that leaves none behind moves the floor to now.
+ * The statement runs only if the lease index may hold one (leaseprobe.c).
  */
 static void
 dt_expire_leases(DtQueue *queue, TimestampTz now)
@@ -263,12 +267,22 @@ dt_expire_leases(DtQueue *queue, TimestampTz now)
 	SPITupleTable *expired;
 	bool		full = dt_scan_full(queue->sweep_floor, queue->sweep_full_at,
 									now);
+	TimestampTz floor = full ? DT_NOBEGIN : queue->sweep_floor;
 	Datum		args[2];
 	uint64		n;
 	int			ret;
 
+	if (!dt_leases_may_expire(queue, floor, now))
+	{
+		/* what the statement would have found: nothing */
+		if (full)
+			queue->sweep_full_at = now;
+		queue->sweep_floor = now;
+		return;
+	}
+
 	args[0] = TimestampTzGetDatum(now);
-	args[1] = TimestampTzGetDatum(full ? DT_NOBEGIN : queue->sweep_floor);
+	args[1] = TimestampTzGetDatum(floor);
 	ret = SPI_execute_plan(dt_plan(queue, &plan_lease_sweep),
 						   args, NULL, false, 0);
 	dt_spi_check(ret, SPI_OK_SELECT, "looking for expired leases");

@@ -21,6 +21,7 @@
  *	  uuid7.c          time-ordered UUIDs
  *	  fingerprint.c    canonical jsonb encoding and its SHA-256
  *	  keyprobe.c       the holder of a key, straight from its index
+ *	  leaseprobe.c     whether a lease may have expired, from its index
  *	  spawn.c          spawn_task (1.0 and 1.1, first-served deduplication)
  *	  bulk.c           spawn_tasks: many spawns in one call
  *	  await.c          await_task: wait for a task to finish
@@ -166,8 +167,11 @@ typedef struct DtDedupPolicy
 	bool		mismatch_error;
 } DtDedupPolicy;
 
-/* Columns of the task table that C code reads from tuples (layout.c). */
-typedef enum DtTaskColumn
+/*
+ * Columns of the queue's tables that C code reads from tuples (layout.c):
+ * of the task table, then of the run table.
+ */
+typedef enum DtProbeColumn
 {
 	DT_COL_TASK_ID,
 	DT_COL_STATE,
@@ -178,8 +182,10 @@ typedef enum DtTaskColumn
 	DT_COL_PARAMS,
 	DT_COL_IDEMPOTENCY_KEY,
 	DT_COL_KEY_RELEASED_AT,
+	DT_COL_RUN_STATE,
+	DT_COL_RUN_CLAIM_EXPIRES_AT,
 	DT_NUM_PROBE_COLUMNS
-} DtTaskColumn;
+} DtProbeColumn;
 
 /*
  * A queue as this backend knows it: the cache entry, keyed by the OID of
@@ -202,6 +208,8 @@ typedef struct DtQueue
 								 * sleeping runs */
 	Oid			event_relid;	/* e_<q>; InvalidOid: no events (1.1) */
 	Oid			wait_relid;		/* w_<q> */
+	Oid			lease_index;	/* ri_<q>_lease, if it is the layout's; else
+								 * InvalidOid: sweep without a probe */
 	AttrNumber	attnums[DT_NUM_PROBE_COLUMNS];
 	DtDedupPolicy policy;		/* the queue's defaults (registry) */
 	/* claim.c's scan floors (0: none yet), and when each last scanned all */
@@ -318,6 +326,10 @@ extern void dt_uuid_v7_generate(pg_uuid_t *out);
 
 /* ---- fingerprint.c ---- */
 extern char *dt_fingerprint(const char *task_name, Jsonb *params);
+
+/* ---- leaseprobe.c ---- */
+extern bool dt_leases_may_expire(DtQueue *queue, TimestampTz floor,
+								 TimestampTz now);
 
 /* ---- keyprobe.c ---- */
 

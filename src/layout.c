@@ -36,7 +36,12 @@
  * keys' internal ones, no rule, no row-level security.  Their statements
  * run as the extension's owner inside every caller's call, so such code
  * would run with the owner's rights (a trigger a 1.1 queue owner attached
- * survives the update's change of owner; this refuses it).
+ * survives the update's change of owner; this refuses it).  The lease
+ * index ri_<q>_lease is recorded if it is exactly the layout's (claim.c
+ * probes it before a sweep, leaseprobe.c); if not, nothing is refused,
+ * and claims sweep without the probe.  It is on the run table, which the
+ * check does not lock: a change to it invalidates the entry, and the
+ * probe looks at the entry again once it holds the run table's lock.
  *
  * Copyright (c) 2026, durable_tasks authors
  *
@@ -60,6 +65,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_opclass.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
@@ -84,7 +90,7 @@ typedef struct DtColumn
 	const char *name;
 	Oid			type;
 	bool		not_null;
-	int			probe;			/* DtTaskColumn slot, or -1 */
+	int			probe;			/* DtProbeColumn slot, or -1 */
 } DtColumn;
 
 static const DtColumn task_columns[] = {
@@ -118,10 +124,10 @@ static const DtColumn run_columns[] = {
 	{"run_id", UUIDOID, true, -1},
 	{"task_id", UUIDOID, true, -1},
 	{"attempt", INT4OID, true, -1},
-	{"state", TEXTOID, true, -1},
+	{"state", TEXTOID, true, DT_COL_RUN_STATE},
 	{"available_at", TIMESTAMPTZOID, true, -1},
 	{"claimed_by", TEXTOID, false, -1},
-	{"claim_expires_at", TIMESTAMPTZOID, false, -1},
+	{"claim_expires_at", TIMESTAMPTZOID, false, DT_COL_RUN_CLAIM_EXPIRES_AT},
 	{"started_at", TIMESTAMPTZOID, false, -1},
 	{"finished_at", TIMESTAMPTZOID, false, -1},
 	{"result", JSONBOID, false, -1},
@@ -449,6 +455,76 @@ dt_key_index_check(DtQueue *queue, Oid nspid)
 }
 
 /*
+ * Is the predicate of the lease index state = 'running' on column state?
+ */
+static bool
+dt_is_running_test(List *pred, AttrNumber state)
+{
+	OpExpr	   *op;
+	Var		   *var;
+	Const	   *c;
+
+	if (list_length(pred) != 1 || !IsA(linitial(pred), OpExpr))
+		return false;
+	op = linitial(pred);
+	if (op->opno != TextEqualOperator || list_length(op->args) != 2 ||
+		!IsA(linitial(op->args), Var) || !IsA(lsecond(op->args), Const))
+		return false;
+	var = linitial(op->args);
+	c = lsecond(op->args);
+	return var->varattno == state && c->consttype == TEXTOID &&
+		!c->constisnull &&
+		strcmp(TextDatumGetCString(c->constvalue), "running") == 0;
+}
+
+/*
+ * The lease index ri_<queue>_lease, if it is what layout step 1.0 made:
+ * a valid btree of the run table on (claim_expires_at) with timestamptz's
+ * default operator class, WHERE state = 'running'.  claim.c probes it
+ * before a lease sweep (leaseprobe.c).  Anything else is not an error:
+ * the entry then has none, and every claim runs the sweep's statement.
+ */
+static void
+dt_lease_index_find(DtQueue *queue, Oid nspid)
+{
+	char		idxname[NAMEDATALEN];
+	Oid			idxid;
+	Relation	idx;
+	bool		ok;
+
+	queue->lease_index = InvalidOid;
+	snprintf(idxname, sizeof(idxname), "ri_%s_lease", queue->name);
+	idxid = get_relname_relid(idxname, nspid);
+	if (!OidIsValid(idxid) || get_rel_relkind(idxid) != RELKIND_INDEX)
+		return;
+
+	idx = index_open(idxid, AccessShareLock);
+	ok = idx->rd_index->indrelid == queue->run_relid &&
+		idx->rd_rel->relam == BTREE_AM_OID &&
+		idx->rd_index->indnatts == 1 &&
+		idx->rd_index->indkey.values[0] ==
+		queue->attnums[DT_COL_RUN_CLAIM_EXPIRES_AT] &&
+		idx->rd_index->indisvalid && idx->rd_index->indisready &&
+		idx->rd_index->indislive &&
+		RelationGetIndexExpressions(idx) == NIL;
+	if (ok)
+	{
+		bool		isnull;
+		Datum		cls = SysCacheGetAttr(INDEXRELID, idx->rd_indextuple,
+										  Anum_pg_index_indclass, &isnull);
+
+		ok = !isnull &&
+			((oidvector *) DatumGetPointer(cls))->values[0] ==
+			TIMESTAMPTZ_BTREE_OPS_OID &&
+			dt_is_running_test(RelationGetIndexPredicate(idx),
+							   queue->attnums[DT_COL_RUN_STATE]);
+	}
+	index_close(idx, AccessShareLock);
+	if (ok)
+		queue->lease_index = idxid;
+}
+
+/*
  * Check the queue's tables and fill the entry: run table OID, key index,
  * column numbers.  The task table is locked by the caller.
  */
@@ -470,6 +546,7 @@ dt_layout_check(DtQueue *queue)
 		dt_queue_missing_error(queue->name, rname, true);
 	dt_table_check(queue->run_relid, rname);
 	dt_columns_check(queue, queue->run_relid, rname, run_columns, false);
+	dt_lease_index_find(queue, nspid);
 
 	queue->key_index = InvalidOid;
 	if (dt_columns_check(queue, queue->task_relid, tname, key_columns, true))

@@ -118,7 +118,8 @@ dt_queue_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		if (relid == InvalidOid || relid == queue->task_relid ||
 			relid == queue->run_relid || relid == queue->key_index ||
 			relid == queue->ckpt_relid || relid == queue->due_index ||
-			relid == queue->event_relid || relid == queue->wait_relid)
+			relid == queue->event_relid || relid == queue->wait_relid ||
+			relid == queue->lease_index)
 		{
 			queue->valid = false;
 			sweep_needed = true;
