@@ -146,11 +146,13 @@ LANGUAGE C VOLATILE;
 -- function with OUT parameters the executor builds the result descriptor
 -- from pg_proc on every call (a tenth of the hit path), for a row type it
 -- takes it from the type cache.  A new return type needs DROP and CREATE,
--- the one exception to CREATE OR REPLACE in this script: the new function
--- gets the old one's owner and privileges (and no initial privileges, so
--- pg_dump keeps the DBA's grants), and an object that depends on it (a
--- view, a BEGIN ATOMIC function) stops the update instead of being
--- dropped with it.
+-- the one exception to CREATE OR REPLACE in this script.  The new function
+-- gets exactly the old one's owner, ACL (grantees, grant options and
+-- grantors, not what default privileges would give a new function) and
+-- initial privileges (pg_init_privs: what pg_dump leaves out), and an
+-- object that depends on it (a view, a BEGIN ATOMIC function) stops the
+-- update instead of being dropped with it.  A comment or setting the DBA
+-- put on spawn_task is not carried over.
 --
 CREATE TYPE durable_tasks.spawn_result AS (
     task_id uuid, run_id uuid, attempt integer, created boolean, state text);
@@ -159,8 +161,11 @@ DO $spawn$
 DECLARE
     sig         CONSTANT text := 'durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb)';
     old_fn      pg_catalog.oid := pg_catalog.to_regprocedure(sig);
+    new_fn      pg_catalog.oid;
     old_owner   pg_catalog.oid;
     old_acl     pg_catalog.aclitem[];
+    old_init    pg_catalog.aclitem[];
+    old_init_type "char";
     dependents  text;
     g           record;
 BEGIN
@@ -172,13 +177,18 @@ BEGIN
        AND d.refobjid OPERATOR(pg_catalog.=) old_fn
        AND d.deptype OPERATOR(pg_catalog.=) 'n';
     IF dependents IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot update extension durable_tasks because other objects depend on function %', sig
+        RAISE EXCEPTION 'cannot drop function % because other objects depend on it', sig
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = 'In 1.2 spawn_task returns the row type durable_tasks.spawn_result (the same columns), which takes DROP FUNCTION.  Objects that depend on it: ' || dependents || '.',
+                  DETAIL = 'The update to 1.2 re-creates spawn_task, which returns the row type durable_tasks.spawn_result (the same columns).  Objects that depend on it: ' || dependents || '.',
                   HINT = 'Drop them, run ALTER EXTENSION durable_tasks UPDATE, and create them again.';
     END IF;
     SELECT p.proowner, p.proacl INTO old_owner, old_acl
       FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) old_fn;
+    SELECT ip.initprivs, ip.privtype INTO old_init, old_init_type
+      FROM pg_catalog.pg_init_privs ip
+     WHERE ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND ip.objoid OPERATOR(pg_catalog.=) old_fn
+       AND ip.objsubid OPERATOR(pg_catalog.=) 0;
 
     DROP FUNCTION durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb);
     CREATE FUNCTION durable_tasks.spawn_task(
@@ -192,24 +202,46 @@ BEGIN
     ROWS 1
     AS 'MODULE_PATHNAME', 'dt_spawn_task_1_1'
     LANGUAGE C VOLATILE;
+    new_fn := pg_catalog.to_regprocedure(sig);
 
     EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %s', sig,
                               old_owner::pg_catalog.regrole);
-    IF old_acl IS NOT NULL THEN
-        -- from the default (the owner and PUBLIC) to exactly the old list
-        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, %s', sig,
-                                  old_owner::pg_catalog.regrole);
+    IF old_acl IS NOT NULL OR
+       (SELECT p.proacl IS NOT NULL FROM pg_catalog.pg_proc p
+         WHERE p.oid OPERATOR(pg_catalog.=) new_fn) THEN
+        -- revoke what the new function got (its owner's default privileges
+        -- included), grant the old list (which records the roles' shared
+        -- dependencies), then store the old array as it was: its grantors
+        -- and order, or NULL
         FOR g IN
-            SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(old_acl) a
+            SELECT DISTINCT a.grantee
+              FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+             WHERE p.oid OPERATOR(pg_catalog.=) new_fn
+        LOOP
+            EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s CASCADE', sig,
+                                      CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                           ELSE g.grantee::pg_catalog.regrole::pg_catalog.text END);
+        END LOOP;
+        FOR g IN
+            SELECT a.grantee, a.is_grantable
+              FROM pg_catalog.aclexplode(COALESCE(old_acl,
+                                                  pg_catalog.acldefault('f', old_owner))) a
         LOOP
             EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', sig,
                                       CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
                                            ELSE g.grantee::pg_catalog.regrole::pg_catalog.text END,
                                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
         END LOOP;
-        DELETE FROM pg_catalog.pg_init_privs ip
-         WHERE ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-           AND ip.objoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure(sig);
+        UPDATE pg_catalog.pg_proc SET proacl = old_acl
+         WHERE oid OPERATOR(pg_catalog.=) new_fn;
+    END IF;
+    -- the old function's initial privileges, not the ones our GRANTs wrote
+    DELETE FROM pg_catalog.pg_init_privs ip
+     WHERE ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND ip.objoid OPERATOR(pg_catalog.=) new_fn;
+    IF old_init IS NOT NULL THEN
+        INSERT INTO pg_catalog.pg_init_privs (objoid, classoid, objsubid, privtype, initprivs)
+        VALUES (new_fn, 'pg_catalog.pg_proc'::pg_catalog.regclass, 0, old_init_type, old_init);
     END IF;
 END
 $spawn$;

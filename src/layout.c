@@ -53,30 +53,31 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
-#include "catalog/pg_extension.h"
-#include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_index.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
-#include "utils/fmgroids.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "nodes/primnodes.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
-#include "utils/catcache.h"
 #include "utils/syscache.h"
 
 #include "durable_tasks.h"
@@ -183,7 +184,7 @@ dt_qualified_name(char *buf, const char *prefix, const char *queue_name)
 /* ---- the check ---- */
 
 /*
- * The number of column name of rel, one of the extension's own tables
+ * The attribute number of column name of rel, one of the extension's own tables
  * (the registry, queue_grants), which the C code reads without SQL: it
  * must have type type.  A missing column is an error, unless missing_ok
  * (then InvalidAttrNumber: an older version of the table).
@@ -472,6 +473,10 @@ dt_is_running_test(List *pred, AttrNumber state)
 		return false;
 	var = linitial(op->args);
 	c = lsecond(op->args);
+	/* compared as leaseprobe.c compares: bytewise, so a deterministic collation */
+	if (op->inputcollid != DEFAULT_COLLATION_OID &&
+		op->inputcollid != C_COLLATION_OID)
+		return false;
 	return var->varattno == state && c->consttype == TEXTOID &&
 		!c->constisnull &&
 		strcmp(TextDatumGetCString(c->constvalue), "running") == 0;
@@ -495,11 +500,15 @@ dt_lease_index_find(DtQueue *queue, Oid nspid)
 	queue->lease_index = InvalidOid;
 	snprintf(idxname, sizeof(idxname), "ri_%s_lease", queue->name);
 	idxid = get_relname_relid(idxname, nspid);
-	if (!OidIsValid(idxid) || get_rel_relkind(idxid) != RELKIND_INDEX)
+	if (!OidIsValid(idxid))
 		return;
 
-	idx = index_open(idxid, AccessShareLock);
-	ok = idx->rd_index->indrelid == queue->run_relid &&
+	/* the run table is not locked here: the index may be gone by now */
+	idx = try_relation_open(idxid, AccessShareLock);
+	if (idx == NULL)
+		return;
+	ok = idx->rd_rel->relkind == RELKIND_INDEX &&
+		idx->rd_index->indrelid == queue->run_relid &&
 		idx->rd_rel->relam == BTREE_AM_OID &&
 		idx->rd_index->indnatts == 1 &&
 		idx->rd_index->indkey.values[0] ==
@@ -519,7 +528,7 @@ dt_lease_index_find(DtQueue *queue, Oid nspid)
 			dt_is_running_test(RelationGetIndexPredicate(idx),
 							   queue->attnums[DT_COL_RUN_STATE]);
 	}
-	index_close(idx, AccessShareLock);
+	relation_close(idx, AccessShareLock);
 	if (ok)
 		queue->lease_index = idxid;
 }

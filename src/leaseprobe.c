@@ -19,9 +19,13 @@
  * The probe errs one way only: it may report a lease that the statement
  * then does not expire (the run's task row is gone, another worker holds
  * it locked, it is completed by a transaction that commits meanwhile),
- * never the other way round, since the statement's candidates are a
- * subset of the index entries in the range whose tuple is visible and
- * running.  The index's definition is checked by layout.c (column,
+ * never the other way round: the statement's candidates are among the
+ * index entries in the range whose tuple is visible and running, under a
+ * snapshot taken just after the probe's.  (A lease that a transaction
+ * committing between the two snapshots makes expire is one the statement
+ * would have missed had it run a moment earlier: it is swept by the next
+ * claim, as a late commit is.)  An index with indcheckxmin that is too
+ * new for our snapshot is not read.  The index's definition is checked by layout.c (column,
  * operator class, predicate); a queue whose index is not the layout's
  * has none recorded, and its claims always run the statement.  So does a
  * caller that may not read the run table, or one with row-level security
@@ -40,6 +44,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -86,8 +91,13 @@ dt_lease_scan(DtQueue *queue, Relation rel, Relation idx, TimestampTz floor,
 										 queue->attnums[DT_COL_RUN_STATE],
 										 &isnull);
 		Datum		expires;
+		text	   *t;
 
-		if (isnull || strcmp(TextDatumGetCString(state), "running") != 0)
+		if (isnull)
+			continue;
+		t = DatumGetTextPP(state);
+		if (VARSIZE_ANY_EXHDR(t) != strlen("running") ||
+			memcmp(VARDATA_ANY(t), "running", strlen("running")) != 0)
 			continue;
 		expires = slot_getattr(slot,
 							   queue->attnums[DT_COL_RUN_CLAIM_EXPIRES_AT],
@@ -139,7 +149,17 @@ dt_leases_may_expire(DtQueue *queue, TimestampTz floor, TimestampTz now)
 	}
 	else
 		PushActiveSnapshot(GetLatestSnapshot());
-	found = dt_lease_scan(queue, rel, idx, floor, now);
+	/*
+	 * An index built while broken HOT chains existed is not for snapshots
+	 * older than it (the planner's indcheckxmin rule): let the statement
+	 * decide.
+	 */
+	if (idx->rd_index->indcheckxmin &&
+		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(idx->rd_indextuple->t_data),
+							   TransactionXmin))
+		found = true;
+	else
+		found = dt_lease_scan(queue, rel, idx, floor, now);
 	PopActiveSnapshot();
 
 	index_close(idx, NoLock);

@@ -539,11 +539,42 @@ DROP FUNCTION public.enqueue_one();
 SQL
 )
 is "$(grep -v '^DETAIL\|^HINT\|^CONTEXT' <<<"$dep_out")" "ERROR:  2BP01
-ERROR:  cannot update extension durable_tasks because other objects depend on function durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb)
+ERROR:  cannot drop function durable_tasks.spawn_task(text, text, jsonb, boolean, text, jsonb) because other objects depend on it
 version:1.1" "A: a function that depends on spawn_task stops the update to $FINAL (2BP01), nothing changed"
 is "$(grep '^DETAIL' <<<"$dep_out")" \
-    "DETAIL:  In 1.2 spawn_task returns the row type durable_tasks.spawn_result (the same columns), which takes DROP FUNCTION.  Objects that depend on it: function public.enqueue_one()." \
+    "DETAIL:  The update to 1.2 re-creates spawn_task, which returns the row type durable_tasks.spawn_result (the same columns).  Objects that depend on it: function public.enqueue_one()." \
     "A: the refusal names the dependent object"
+
+# The re-created spawn_task gets exactly the old ACL: a grant made by a
+# role with the grant option keeps its grantor (so REVOKE ... CASCADE
+# still reaches it), and the updater's default privileges add nothing.
+D=dt_t010_acl
+ACL_R1=dt_t010_acl_r1 ACL_R2=dt_t010_acl_r2 ACL_R3=dt_t010_acl_r3
+dt_newdb "$D"
+SPAWN_SIG='durable_tasks.spawn_task(text,text,jsonb,boolean,text,jsonb)'
+q "$D" "SET client_min_messages = warning;
+        DROP ROLE IF EXISTS $ACL_R1; DROP ROLE IF EXISTS $ACL_R2; DROP ROLE IF EXISTS $ACL_R3;
+        CREATE ROLE $ACL_R1 NOLOGIN; CREATE ROLE $ACL_R2 NOLOGIN; CREATE ROLE $ACL_R3 NOLOGIN;
+        CREATE EXTENSION durable_tasks VERSION '1.1';
+        GRANT USAGE ON SCHEMA durable_tasks TO $ACL_R1;
+        REVOKE EXECUTE ON FUNCTION $SPAWN_SIG FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION $SPAWN_SIG TO $ACL_R1 WITH GRANT OPTION;
+        SET ROLE $ACL_R1; GRANT EXECUTE ON FUNCTION $SPAWN_SIG TO $ACL_R2; RESET ROLE;
+        ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO $ACL_R3" >/dev/null
+ACL_BEFORE=$(q "$D" "SELECT proacl::text FROM pg_proc WHERE oid = '$SPAWN_SIG'::regprocedure")
+q "$D" "ALTER EXTENSION durable_tasks UPDATE" >/dev/null
+is "$(q "$D" "SELECT proacl::text || ' ' || prorettype::regtype::text FROM pg_proc WHERE oid = '$SPAWN_SIG'::regprocedure")" \
+    "$ACL_BEFORE durable_tasks.spawn_result" \
+    "D: spawn_task re-created with the exact 1.1 ACL ($ACL_BEFORE): grantors kept, no default privilege added"
+is "$(q "$D" "SELECT count(*) FROM pg_init_privs WHERE objoid = '$SPAWN_SIG'::regprocedure")" "0" \
+    "D: no initial privileges recorded for it (pg_dump keeps the DBA's grants)"
+is "$(q "$D" "REVOKE EXECUTE ON FUNCTION $SPAWN_SIG FROM $ACL_R1 CASCADE;
+              SELECT has_function_privilege('$ACL_R2', '$SPAWN_SIG', 'EXECUTE') || ' '
+                     || has_function_privilege('$ACL_R3', '$SPAWN_SIG', 'EXECUTE')")" "false false" \
+    "D: REVOKE ... CASCADE from the grantor takes the grant it made away"
+dropdb --if-exists --force "$D" >/dev/null 2>&1 || diag "could not drop database $D"
+q postgres "DROP ROLE $ACL_R1; DROP ROLE $ACL_R2; DROP ROLE $ACL_R3" >/dev/null ||
+    diag "could not drop roles $ACL_R1, $ACL_R2, $ACL_R3"
 
 # The update, in a session that has called the 1.1 PL/pgSQL create_queue and
 # cancel_task and a keyed spawn; right after it, in the same session: the
