@@ -111,6 +111,7 @@ extern void dt_spi_connect(void);
 extern void dt_spi_finish(void);
 extern Oid	dt_caller_userid(void);
 extern void dt_spi_check(int ret, int expected, const char *what);
+extern void dt_push_statement_snapshot(void);
 
 /* ---- srf.c ---- */
 extern void dt_srf_init(FunctionCallInfo fcinfo, TupleDesc *cache);

@@ -195,15 +195,7 @@ dt_probe_once(DtQueue *queue, Relation rel, Relation idx, const char *key,
 	ScanKeyData skey;
 	DtProbeResult result = DT_PROBE_NONE;
 
-	/* as SPI would: our own earlier changes visible, then the snapshot */
-	CommandCounterIncrement();
-	if (IsolationUsesXactSnapshot())
-	{
-		PushCopiedSnapshot(GetTransactionSnapshot());
-		UpdateActiveSnapshotCommandId();
-	}
-	else
-		PushActiveSnapshot(GetLatestSnapshot());
+	dt_push_statement_snapshot();
 	snapshot = GetActiveSnapshot();
 
 	/* compare as the index does, with its collation */

@@ -48,7 +48,6 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -141,14 +140,7 @@ dt_leases_may_expire(DtQueue *queue, TimestampTz floor, TimestampTz now)
 	idx = index_open(queue->lease_index, AccessShareLock);
 
 	/* the snapshot the sweep's statement would take (see the header) */
-	CommandCounterIncrement();
-	if (IsolationUsesXactSnapshot())
-	{
-		PushCopiedSnapshot(GetTransactionSnapshot());
-		UpdateActiveSnapshotCommandId();
-	}
-	else
-		PushActiveSnapshot(GetLatestSnapshot());
+	dt_push_statement_snapshot();
 	/*
 	 * An index built while broken HOT chains existed is not for snapshots
 	 * older than it (the planner's indcheckxmin rule): let the statement

@@ -2,7 +2,8 @@
  *
  * spi_util.c
  *	  SPI connection under a fixed search_path, as the extension's owner,
- *	  and SPI result checks.
+ *	  SPI result checks, and the snapshot a statement would take (for the
+ *	  index probes that run no SQL).
  *
  * Every module that runs SQL connects through dt_spi_connect(), so that
  * the caller's search_path can neither redirect a statement nor make the
@@ -27,6 +28,7 @@
 #include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "durable_tasks.h"
 
@@ -148,6 +150,25 @@ dt_spi_finish(void)
 	SPI_finish();
 }
 
+/*
+ * Push the snapshot a statement run through SPI now would take, for the
+ * probes that read an index without SPI (keyprobe.c, leaseprobe.c): this
+ * transaction's earlier changes made visible, then under READ COMMITTED
+ * a new snapshot, under REPEATABLE READ and SERIALIZABLE the
+ * transaction's.  The caller pops it (PopActiveSnapshot).
+ */
+void
+dt_push_statement_snapshot(void)
+{
+	CommandCounterIncrement();
+	if (IsolationUsesXactSnapshot())
+	{
+		PushCopiedSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
+	else
+		PushActiveSnapshot(GetLatestSnapshot());
+}
 
 /*
  * elog(ERROR) unless an SPI call returned what we expected.  Errors a user
