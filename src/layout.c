@@ -479,7 +479,8 @@ dt_is_running_test(List *pred, AttrNumber state)
 		return false;
 	return var->varattno == state && c->consttype == TEXTOID &&
 		!c->constisnull &&
-		strcmp(TextDatumGetCString(c->constvalue), "running") == 0;
+		strcmp(TextDatumGetCString(c->constvalue),
+			   dt_state_name(DT_RUNNING)) == 0;
 }
 
 /*

@@ -25,11 +25,12 @@
  * committing between the two snapshots makes expire is one the statement
  * would have missed had it run a moment earlier: it is swept by the next
  * claim, as a late commit is.)  An index with indcheckxmin that is too
- * new for our snapshot is not read.  The index's definition is checked by layout.c (column,
- * operator class, predicate); a queue whose index is not the layout's
- * has none recorded, and its claims always run the statement.  So does a
- * caller that may not read the run table, or one with row-level security
- * on it: the statement then raises what it raises.
+ * new for our snapshot is not read.  The index's definition is checked
+ * by layout.c (column, operator class, predicate); a queue whose index is
+ * not the layout's has none recorded, and its claims always run the
+ * statement.  So does a caller that may not read the run table, or one
+ * with row-level security on it: the statement then raises what it
+ * raises.
  *
  * Locks: RowExclusiveLock on the run table (the claim's own lock on it,
  * taken by the probe first) and AccessShareLock on the index, kept to the
@@ -90,13 +91,14 @@ dt_lease_scan(DtQueue *queue, Relation rel, Relation idx, TimestampTz floor,
 										 queue->attnums[DT_COL_RUN_STATE],
 										 &isnull);
 		Datum		expires;
+		const char *running = dt_state_name(DT_RUNNING);
 		text	   *t;
 
 		if (isnull)
 			continue;
 		t = DatumGetTextPP(state);
-		if (VARSIZE_ANY_EXHDR(t) != strlen("running") ||
-			memcmp(VARDATA_ANY(t), "running", strlen("running")) != 0)
+		if (VARSIZE_ANY_EXHDR(t) != strlen(running) ||
+			memcmp(VARDATA_ANY(t), running, strlen(running)) != 0)
 			continue;
 		expires = slot_getattr(slot,
 							   queue->attnums[DT_COL_RUN_CLAIM_EXPIRES_AT],
